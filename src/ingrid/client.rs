@@ -1,0 +1,172 @@
+//! Requests to Ingrid through the host's `http` import: URL building from the catalog, the
+//! credential slot, the read retry policy inside the call's deadline, and status mapping.
+
+use serde::de::DeserializeOwned;
+
+use super::catalog::{self, Endpoint};
+use super::error::{IngridError, Subject, error_message_from_body};
+use crate::api::CallContext;
+use crate::transport::{HttpError, HttpRequest, HttpResponse, LogLevel, Transport};
+
+/// Attempts for a read, counting the first (writes are never retried, contract C3).
+const MAX_READ_ATTEMPTS: u32 = 3;
+/// First backoff between read attempts; doubles each time.
+const FIRST_BACKOFF_MS: u64 = 200;
+/// Time kept back from the deadline so the tool can still answer after the last request.
+const ANSWER_MARGIN_MS: u64 = 250;
+
+pub struct IngridClient<'a> {
+    transport: &'a dyn Transport,
+    base_url: String,
+    started_ms: u64,
+    budget_ms: u64,
+}
+
+impl<'a> IngridClient<'a> {
+    pub fn new(transport: &'a dyn Transport, ctx: &CallContext) -> Self {
+        let base_url = ctx
+            .setting(catalog::BASE_URL_SETTING)
+            .filter(|base| !base.trim().is_empty())
+            .unwrap_or(catalog::DEFAULT_BASE_URL)
+            .trim_end_matches('/')
+            .to_string();
+        IngridClient {
+            transport,
+            base_url,
+            started_ms: transport.monotonic_ms(),
+            budget_ms: ctx.deadline_ms,
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn transport(&self) -> &dyn Transport {
+        self.transport
+    }
+
+    /// Milliseconds left of the call's deadline.
+    pub fn remaining_ms(&self) -> u64 {
+        let elapsed = self
+            .transport
+            .monotonic_ms()
+            .saturating_sub(self.started_ms);
+        self.budget_ms.saturating_sub(elapsed)
+    }
+
+    pub fn url(&self, endpoint: Endpoint, query: &[(&str, String)]) -> String {
+        endpoint.url(&self.base_url, query)
+    }
+
+    /// One request as it goes to the host: the key by slot name, never by value.
+    pub fn request(&self, endpoint: Endpoint, query: &[(&str, String)], body: Vec<u8>) -> HttpRequest {
+        let mut headers = vec![("accept".to_string(), "application/json".to_string())];
+        if !body.is_empty() {
+            headers.push(("content-type".to_string(), "application/json".to_string()));
+        }
+        HttpRequest {
+            method: endpoint.method(),
+            url: self.url(endpoint, query),
+            headers,
+            body,
+            credential: Some(catalog::CREDENTIAL_SLOT.to_string()),
+            timeout_ms: u32::try_from(self.remaining_ms()).ok(),
+        }
+    }
+
+    /// A read, retried on 429 (when the wait fits), 502-504 and connection failures.
+    pub fn get_response(
+        &self,
+        endpoint: Endpoint,
+        query: &[(&str, String)],
+        subject: &Subject,
+    ) -> Result<HttpResponse, IngridError> {
+        let mut attempt = 1;
+        loop {
+            let request = self.request(endpoint, query, Vec::new());
+            let outcome = self.transport.send(&request);
+            let retry_in_ms = match &outcome {
+                Ok(response) if (200..300).contains(&response.status) => None,
+                Ok(response) if response.status == 429 => {
+                    let wait_secs = retry_after_secs(response).unwrap_or(1);
+                    let remaining = self.remaining_ms();
+                    if wait_secs * 1000 + ANSWER_MARGIN_MS > remaining {
+                        return Err(IngridError::RateLimitedBeyondDeadline {
+                            retry_after_secs: wait_secs,
+                            remaining_secs: remaining / 1000,
+                        });
+                    }
+                    Some(wait_secs * 1000)
+                }
+                Ok(response) if matches!(response.status, 502..=504) => {
+                    Some(FIRST_BACKOFF_MS << (attempt - 1))
+                }
+                Ok(_) => None,
+                Err(HttpError::NotSent(_) | HttpError::OutcomeUnknown(_)) => {
+                    Some(FIRST_BACKOFF_MS << (attempt - 1))
+                }
+                Err(_) => None,
+            };
+            match retry_in_ms {
+                Some(wait_ms)
+                    if attempt < MAX_READ_ATTEMPTS
+                        && wait_ms + ANSWER_MARGIN_MS < self.remaining_ms() =>
+                {
+                    self.transport.log(
+                        LogLevel::Info,
+                        &format!(
+                            "{} attempt {attempt} failed; retrying in {wait_ms} ms",
+                            endpoint.template()
+                        ),
+                    );
+                    self.transport.sleep_ms(wait_ms);
+                    attempt += 1;
+                }
+                _ => return check_status(outcome?, subject),
+            }
+        }
+    }
+
+    /// A read whose JSON body is decoded into `T`.
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        endpoint: Endpoint,
+        query: &[(&str, String)],
+        subject: Subject,
+    ) -> Result<T, IngridError> {
+        let response = self.get_response(endpoint, query, &subject)?;
+        serde_json::from_slice(&response.body).map_err(|error| IngridError::UnexpectedBody {
+            subject,
+            detail: error.to_string(),
+            trace_id: trace_id(&response),
+        })
+    }
+}
+
+/// Ingrid's trace id, when present.
+pub fn trace_id(response: &HttpResponse) -> Option<String> {
+    response
+        .header(catalog::TRACE_ID_HEADER)
+        .map(|id| id.chars().filter(|c| !c.is_control()).take(100).collect())
+}
+
+fn retry_after_secs(response: &HttpResponse) -> Option<u64> {
+    response
+        .header(catalog::RETRY_AFTER_HEADER)
+        .and_then(|value| value.trim().parse().ok())
+}
+
+/// A 2xx response passes; anything else becomes an [`IngridError::Status`].
+pub fn check_status(response: HttpResponse, subject: &Subject) -> Result<HttpResponse, IngridError> {
+    if (200..300).contains(&response.status) {
+        return Ok(response);
+    }
+    Err(IngridError::Status {
+        status: response.status,
+        subject: subject.clone(),
+        message: error_message_from_body(&response.body),
+        retry_after_secs: retry_after_secs(&response),
+        trace_id: trace_id(&response),
+    })
+}

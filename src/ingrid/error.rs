@@ -1,0 +1,177 @@
+//! Ingrid failures, mapped to messages a person (or an agent) can act on (principle 7).
+
+use crate::transport::HttpError;
+
+/// What the failing request was about, so a 404 can say which thing does not exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Orders,
+    Order(u64),
+    OrderNumber(String),
+    Returns,
+    Return(u64),
+    RefundTransactions,
+    RefundTransaction(u64),
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Subject::Orders => write!(f, "the order list"),
+            Subject::Order(id) => write!(f, "order {id}"),
+            Subject::OrderNumber(number) => write!(f, "order number {number}"),
+            Subject::Returns => write!(f, "the return list"),
+            Subject::Return(id) => write!(f, "return {id}"),
+            Subject::RefundTransactions => write!(f, "the refund transaction list"),
+            Subject::RefundTransaction(id) => write!(f, "refund transaction {id}"),
+        }
+    }
+}
+
+/// Our own words for Ingrid's troubleshooting of a refused key.
+pub const KEY_TROUBLESHOOTING: &str = "Use the production Returns API key from the Ingrid \
+Returns backoffice (Settings → API Keys): not a stage key, and not a key of the Ingrid Merchant \
+Platform (Checkout, Tracking, Transport Automation). Without access to the backoffice, contact \
+Ingrid support (support@ingrid.com).";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngridError {
+    /// No HTTP response (contract C3).
+    #[error("{0}")]
+    Http(#[from] HttpError),
+    /// A non-2xx answer.
+    #[error("{}", describe_status(*status, subject, message, *retry_after_secs, trace_id.as_deref()))]
+    Status {
+        status: u16,
+        subject: Subject,
+        /// Ingrid's own message, cleaned and cut (it is shown, not obeyed).
+        message: Option<String>,
+        retry_after_secs: Option<u64>,
+        trace_id: Option<String>,
+    },
+    /// A 2xx answer this plugin could not read: the model and the real API disagree.
+    #[error(
+        "Ingrid answered {subject} in a shape this plugin does not understand ({detail}){}",
+        trace_suffix(trace_id.as_deref())
+    )]
+    UnexpectedBody {
+        subject: Subject,
+        detail: String,
+        trace_id: Option<String>,
+    },
+    /// A 429 whose wait does not fit in the time left.
+    #[error(
+        "Ingrid is rate limiting requests and asks to wait {retry_after_secs} s, more than the \
+         {remaining_secs} s left for this call; try again in {retry_after_secs} s"
+    )]
+    RateLimitedBeyondDeadline {
+        retry_after_secs: u64,
+        remaining_secs: u64,
+    },
+}
+
+impl IngridError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            IngridError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+fn trace_suffix(trace_id: Option<&str>) -> String {
+    trace_id
+        .map(|id| format!(" (Ingrid trace id {id})"))
+        .unwrap_or_default()
+}
+
+fn describe_status(
+    status: u16,
+    subject: &Subject,
+    message: &Option<String>,
+    retry_after_secs: Option<u64>,
+    trace_id: Option<&str>,
+) -> String {
+    let said = message
+        .as_deref()
+        .map(|m| format!(" Ingrid said: \"{m}\"."))
+        .unwrap_or_default();
+    let trace = trace_suffix(trace_id);
+    match status {
+        401 | 403 => format!(
+            "Ingrid refused the API key (HTTP {status}).{said} {KEY_TROUBLESHOOTING}{trace}"
+        ),
+        404 => format!("{subject} does not exist in Ingrid (HTTP 404).{said}{trace}"),
+        409 => format!(
+            "{subject} is not in a state that allows this (HTTP 409).{said} Read it again to see \
+             its current status.{trace}"
+        ),
+        422 => format!("Ingrid rejected the request for {subject} (HTTP 422).{said}{trace}"),
+        400 => format!("Ingrid rejected the request for {subject} as invalid (HTTP 400).{said}{trace}"),
+        429 => match retry_after_secs {
+            Some(secs) => format!(
+                "Ingrid is rate limiting requests (HTTP 429); retry after {secs} s.{said}{trace}"
+            ),
+            None => format!("Ingrid is rate limiting requests (HTTP 429); retry shortly.{said}{trace}"),
+        },
+        500..=599 => format!(
+            "Ingrid is unavailable right now (HTTP {status}); try again in a few minutes.{said}{trace}"
+        ),
+        _ => format!("Ingrid answered {subject} with an unexpected HTTP {status}.{said}{trace}"),
+    }
+}
+
+/// Ingrid's error body (modelled): `{"message": "...", "code": "..."}`. Cleaned of control
+/// characters and cut, because it is echoed to a person and an agent.
+pub fn error_message_from_body(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct ErrorBody {
+        message: Option<String>,
+    }
+    let parsed: ErrorBody = serde_json::from_slice(body).ok()?;
+    let cleaned: String = parsed
+        .message?
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect();
+    (!cleaned.trim().is_empty()).then_some(cleaned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_error(status: u16, subject: Subject) -> IngridError {
+        IngridError::Status {
+            status,
+            subject,
+            message: Some("nope".into()),
+            retry_after_secs: Some(7),
+            trace_id: Some("t-1".into()),
+        }
+    }
+
+    #[test]
+    fn each_status_reads_as_advice() {
+        let unauthorized = status_error(401, Subject::Returns).to_string();
+        assert!(unauthorized.contains("production Returns API key"), "{unauthorized}");
+        assert!(unauthorized.contains("not a stage key"), "{unauthorized}");
+        assert!(unauthorized.contains("t-1"), "{unauthorized}");
+        let missing = status_error(404, Subject::Return(50001)).to_string();
+        assert!(missing.starts_with("return 50001 does not exist"), "{missing}");
+        let limited = status_error(429, Subject::Returns).to_string();
+        assert!(limited.contains("retry after 7 s"), "{limited}");
+        let down = status_error(503, Subject::Returns).to_string();
+        assert!(down.contains("unavailable"), "{down}");
+    }
+
+    #[test]
+    fn error_bodies_are_cleaned_and_cut() {
+        let body = format!(r#"{{"message":"bad\u001b[31m {}"}}"#, "x".repeat(1000));
+        let message = error_message_from_body(body.as_bytes()).unwrap_or_default();
+        assert!(!message.contains('\u{1b}'));
+        assert_eq!(message.chars().count(), 300);
+        assert_eq!(error_message_from_body(b"<html>"), None);
+    }
+}

@@ -1,0 +1,86 @@
+//! Argument helpers shared by tools: decoding with messages that name the argument, dates,
+//! limits and opaque cursors.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::api::CallError;
+use crate::ingrid::catalog;
+
+/// Decodes a tool's arguments; serde's message names the offending field.
+pub fn decode<T: DeserializeOwned>(arguments: Value) -> Result<T, CallError> {
+    serde_json::from_value(arguments).map_err(|error| CallError::InvalidArguments(error.to_string()))
+}
+
+/// Checks an RFC 3339 timestamp and passes it on unchanged.
+pub fn timestamp(name: &str, value: Option<String>) -> Result<Option<String>, CallError> {
+    match value {
+        None => Ok(None),
+        Some(value) => match OffsetDateTime::parse(&value, &Rfc3339) {
+            Ok(_) => Ok(Some(value)),
+            Err(_) => Err(CallError::InvalidArguments(format!(
+                "`{name}` must be an RFC 3339 timestamp such as 2026-03-01T00:00:00Z, not {value:?}"
+            ))),
+        },
+    }
+}
+
+/// The page size: 1..=100, default 50.
+pub fn limit(value: Option<u32>) -> Result<u32, CallError> {
+    match value {
+        None => Ok(catalog::LIST_LIMIT_DEFAULT),
+        Some(limit @ 1..=catalog::LIST_LIMIT_MAX) => Ok(limit),
+        Some(other) => Err(CallError::InvalidArguments(format!(
+            "`limit` must be between 1 and {}, not {other}",
+            catalog::LIST_LIMIT_MAX
+        ))),
+    }
+}
+
+/// Cursors are opaque to the agent: `<kind>.<afterId>`. Only ones this plugin returned decode.
+pub fn encode_cursor(kind: &str, after_id: u64) -> String {
+    format!("{kind}.{after_id}")
+}
+
+pub fn decode_cursor(kind: &str, cursor: Option<&str>) -> Result<Option<u64>, CallError> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    cursor
+        .strip_prefix(kind)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .and_then(|id| id.parse().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            CallError::InvalidArguments(format!(
+                "`cursor` {cursor:?} is not one this tool returned; pass the `nextCursor` of the previous page"
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_foreign_ones_are_refused() {
+        let cursor = encode_cursor("returns", 50049);
+        assert_eq!(decode_cursor("returns", Some(&cursor)), Ok(Some(50049)));
+        assert_eq!(decode_cursor("returns", None), Ok(None));
+        assert!(decode_cursor("returns", Some("orders.5")).is_err());
+        assert!(decode_cursor("returns", Some("returns.-1")).is_err());
+    }
+
+    #[test]
+    fn limits_and_timestamps_are_checked() {
+        assert_eq!(limit(None), Ok(50));
+        assert_eq!(limit(Some(100)), Ok(100));
+        assert!(limit(Some(0)).is_err());
+        assert!(limit(Some(101)).is_err());
+        assert!(timestamp("createdFrom", Some("2026-01-01T00:00:00+01:00".into())).is_ok());
+        let error = timestamp("createdFrom", Some("yesterday".into()));
+        assert!(matches!(error, Err(CallError::InvalidArguments(m)) if m.contains("createdFrom")));
+    }
+}

@@ -1,0 +1,320 @@
+//! `list_returns`: one page of returns, newest filters first, with counts by status.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Tool, args, text};
+use crate::api::{CallContext, CallError, Effect, ToolOutcome, ToolResult};
+use crate::ingrid::catalog::{Endpoint, query};
+use crate::ingrid::error::Subject;
+use crate::ingrid::models::{Return, money};
+use crate::ingrid::IngridClient;
+
+const CURSOR_KIND: &str = "returns";
+
+pub const TOOL: Tool = Tool {
+    name: "list_returns",
+    title: "List returns",
+    description: "Lists the merchant's Ingrid returns, one page at a time (ascending by return id), \
+optionally filtered by lifecycle status (AWAITING_RETURN, IN_TRANSIT, AWAITING_REFUND, \
+AWAITING_EXCHANGE, COMPLETED), by Ingrid order id, or by creation time. Each row gives the return \
+id, order, status, resolution (REFUND or EXCHANGE), units returned and their value with currency; \
+the page adds counts by status. When nextCursor is not null, pass it as cursor to get the next \
+page. Read-only: it never changes anything. Use get_return for a return's items and comments.",
+    input_schema: include_str!("schemas/list_returns.input.json"),
+    output_schema: include_str!("schemas/list_returns.output.json"),
+    effect: Effect::Read,
+    destructive: false,
+    idempotent: true,
+    open_world: true,
+    run,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Arguments {
+    status: Option<ReturnStatus>,
+    order_id: Option<u64>,
+    created_from: Option<String>,
+    created_to: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum ReturnStatus {
+    AwaitingReturn,
+    InTransit,
+    AwaitingRefund,
+    AwaitingExchange,
+    Completed,
+}
+
+impl ReturnStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            ReturnStatus::AwaitingReturn => "AWAITING_RETURN",
+            ReturnStatus::InTransit => "IN_TRANSIT",
+            ReturnStatus::AwaitingRefund => "AWAITING_REFUND",
+            ReturnStatus::AwaitingExchange => "AWAITING_EXCHANGE",
+            ReturnStatus::Completed => "COMPLETED",
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Output {
+    returns: Vec<Row>,
+    count: usize,
+    next_cursor: Option<String>,
+    counts_by_status: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Row {
+    id: u64,
+    order_id: u64,
+    order_number: Option<String>,
+    status: String,
+    resolution: Option<String>,
+    created_at: String,
+    currency_code: String,
+    item_quantity: u32,
+    items_value: String,
+}
+
+fn run(client: &IngridClient, _ctx: &CallContext, arguments: Value) -> Result<ToolOutcome, CallError> {
+    let arguments: Arguments = args::decode(arguments)?;
+    let limit = args::limit(arguments.limit)?;
+    let after_id = args::decode_cursor(CURSOR_KIND, arguments.cursor.as_deref())?;
+    let mut filters: Vec<(&str, String)> = Vec::new();
+    if let Some(status) = arguments.status {
+        filters.push((query::STATUS, status.as_str().to_string()));
+    }
+    if let Some(order_id) = arguments.order_id {
+        filters.push((query::ORDER_ID, order_id.to_string()));
+    }
+    if let Some(from) = args::timestamp("createdFrom", arguments.created_from)? {
+        filters.push((query::CREATED_FROM, from));
+    }
+    if let Some(to) = args::timestamp("createdTo", arguments.created_to)? {
+        filters.push((query::CREATED_TO, to));
+    }
+    let mut request_query = filters.clone();
+    if let Some(after_id) = after_id {
+        request_query.push((query::AFTER_ID, after_id.to_string()));
+    }
+    request_query.push((query::LIMIT, limit.to_string()));
+
+    let page: Vec<Return> = match client.get(Endpoint::ListReturns, &request_query, Subject::Returns) {
+        Ok(page) => page,
+        Err(error) => return Ok(ToolOutcome::Result(ToolResult::error(error.to_string()))),
+    };
+    // Modelled: a page shorter than `limit` is the last one.
+    let next_cursor = (page.len() == limit as usize)
+        .then(|| page.last().map(|last| args::encode_cursor(CURSOR_KIND, last.id)))
+        .flatten();
+    let output = summarise(page, next_cursor);
+    let text = render(&output, &filters);
+    let structured = serde_json::to_string(&output)
+        .map_err(|error| CallError::Internal(format!("serialising list_returns output: {error}")))?;
+    Ok(ToolOutcome::Result(ToolResult {
+        text,
+        structured: Some(structured),
+        is_error: false,
+    }))
+}
+
+fn summarise(page: Vec<Return>, next_cursor: Option<String>) -> Output {
+    let mut counts_by_status = BTreeMap::new();
+    let returns: Vec<Row> = page
+        .into_iter()
+        .map(|ret| {
+            *counts_by_status.entry(ret.status.clone()).or_insert(0) += 1;
+            Row {
+                id: ret.id,
+                order_id: ret.order_id,
+                item_quantity: ret.item_quantity(),
+                items_value: money(ret.items_value()),
+                order_number: ret.order_number,
+                status: ret.status,
+                resolution: ret.resolution,
+                created_at: ret.created_at,
+                currency_code: ret.currency_code,
+            }
+        })
+        .collect();
+    Output {
+        count: returns.len(),
+        returns,
+        next_cursor,
+        counts_by_status,
+    }
+}
+
+fn render(output: &Output, filters: &[(&str, String)]) -> String {
+    let mut lines = Vec::with_capacity(output.returns.len() + 4);
+    let filtered = if filters.is_empty() {
+        String::new()
+    } else {
+        let described: Vec<String> = filters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!(" matching {}", described.join(", "))
+    };
+    let noun = if output.count == 1 { "return" } else { "returns" };
+    lines.push(format!("{} {noun}{filtered} on this page.", output.count));
+    for row in &output.returns {
+        lines.push(format!(
+            "- return {} · order {} (orderId {}) · {} · {} · {} unit(s) worth {} {} · created {}",
+            row.id,
+            text::clean(row.order_number.as_deref().unwrap_or("?"), 40),
+            row.order_id,
+            text::clean(&row.status, 30),
+            text::clean(row.resolution.as_deref().unwrap_or("?"), 20),
+            row.item_quantity,
+            row.items_value,
+            text::clean(&row.currency_code, 5),
+            text::clean(&row.created_at, 40),
+        ));
+    }
+    if !output.counts_by_status.is_empty() {
+        let counts: Vec<String> = output
+            .counts_by_status
+            .iter()
+            .map(|(status, count)| format!("{} {count}", text::clean(status, 30)))
+            .collect();
+        lines.push(format!("By status: {}.", counts.join(", ")));
+    }
+    match &output.next_cursor {
+        Some(cursor) => lines.push(format!("More returns: call again with cursor \"{cursor}\".")),
+        None => lines.push("This is the last page.".to_string()),
+    }
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::api::{CallError, ToolOutcome};
+    use crate::connector::call_tool;
+    use crate::testing::{ScriptedTransport, context, json};
+    use crate::transport::HttpError;
+
+    const PAGE: &str = r#"[
+      {"id":50001,"orderId":10001,"orderNumber":"DM-200001","status":"IN_TRANSIT","resolution":"REFUND",
+       "createdAt":"2026-02-01T10:00:00Z","updatedAt":"2026-02-02T10:00:00Z","currencyCode":"SEK",
+       "items":[{"id":70001,"quantity":2,"unitRefundAmount":499.00},{"id":70002,"quantity":1,"unitRefundAmount":0.10}],
+       "trackingNumber":"TRK1","remark":null},
+      {"id":50002,"orderId":10002,"orderNumber":"DM-200002","status":"COMPLETED","resolution":"EXCHANGE",
+       "createdAt":"2026-02-03T10:00:00Z","currencyCode":"EUR","items":[{"id":70003,"quantity":1,"unitRefundAmount":49.95}]}
+    ]"#;
+
+    fn result(outcome: Result<ToolOutcome, CallError>) -> crate::api::ToolResult {
+        match outcome {
+            Ok(ToolOutcome::Result(result)) => result,
+            other => panic!("expected a tool result, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_full_page_sends_filters_and_returns_rows_totals_and_a_cursor() {
+        let transport = ScriptedTransport::new(vec![json(200, PAGE)]);
+        let args = r#"{"status":"IN_TRANSIT","createdFrom":"2026-01-01T00:00:00Z","limit":2}"#;
+        let result = result(call_tool(&transport, "list_returns", args, &context()));
+        assert!(!result.is_error, "{}", result.text);
+        let sent = transport.sent.borrow();
+        assert_eq!(
+            sent[0].url,
+            "https://ingrid.test/merchant/return?status=IN_TRANSIT&createdFrom=2026-01-01T00%3A00%3A00Z&limit=2"
+        );
+        assert_eq!(sent[0].credential.as_deref(), Some("ingrid-api-key"));
+        assert!(sent[0].headers.iter().all(|(name, _)| name != "x-api-key"));
+        let structured: serde_json::Value =
+            serde_json::from_str(result.structured.as_deref().unwrap_or("null")).unwrap_or_default();
+        assert_eq!(structured["count"], 2);
+        assert_eq!(structured["returns"][0]["itemsValue"], "998.10");
+        assert_eq!(structured["returns"][0]["itemQuantity"], 3);
+        assert_eq!(structured["nextCursor"], "returns.50002");
+        assert_eq!(structured["countsByStatus"]["COMPLETED"], 1);
+        assert!(result.text.contains("return 50001"), "{}", result.text);
+        assert!(result.text.contains("998.10 SEK"), "{}", result.text);
+        assert!(result.text.contains("cursor \"returns.50002\""), "{}", result.text);
+    }
+
+    #[test]
+    fn the_cursor_becomes_after_id_and_a_short_page_is_the_last() {
+        let transport = ScriptedTransport::new(vec![json(200, PAGE)]);
+        let args = r#"{"cursor":"returns.50000"}"#;
+        let result = result(call_tool(&transport, "list_returns", args, &context()));
+        assert_eq!(
+            transport.sent.borrow()[0].url,
+            "https://ingrid.test/merchant/return?afterId=50000&limit=50"
+        );
+        assert!(result.text.contains("last page"), "{}", result.text);
+        assert!(result.structured.unwrap_or_default().contains("\"nextCursor\":null"));
+    }
+
+    #[test]
+    fn bad_arguments_name_the_argument_and_send_nothing() {
+        for (args, needle) in [
+            (r#"{"status":"LOST"}"#, "LOST"),
+            (r#"{"limit":500}"#, "limit"),
+            (r#"{"createdTo":"tomorrow"}"#, "createdTo"),
+            (r#"{"orderId":"abc"}"#, "invalid type"),
+            (r#"{"confirm":true}"#, "confirm"),
+            (r#"{"cursor":"orders.3"}"#, "cursor"),
+            ("[1]", "object"),
+            ("{", "not JSON"),
+        ] {
+            let transport = ScriptedTransport::new(vec![]);
+            match call_tool(&transport, "list_returns", args, &context()) {
+                Err(CallError::InvalidArguments(message)) => {
+                    assert!(message.contains(needle), "{args}: {message}")
+                }
+                other => panic!("{args}: {other:?}"),
+            }
+            assert!(transport.sent.borrow().is_empty(), "{args}");
+        }
+    }
+
+    #[test]
+    fn reads_are_retried_within_the_deadline_then_explained() {
+        let transport = ScriptedTransport::new(vec![
+            json(503, r#"{"message":"maintenance"}"#),
+            Err(HttpError::NotSent("connection refused".into())),
+            json(503, r#"{"message":"maintenance"}"#),
+        ]);
+        let result = result(call_tool(&transport, "list_returns", "{}", &context()));
+        assert!(result.is_error);
+        assert_eq!(transport.sent.borrow().len(), 3);
+        assert_eq!(transport.slept_ms.get(), 200 + 400);
+        assert!(result.text.contains("unavailable"), "{}", result.text);
+        assert!(result.text.contains("trace-42"), "{}", result.text);
+    }
+
+    #[test]
+    fn a_rate_limit_longer_than_the_deadline_is_reported_at_once() {
+        let mut limited = json(429, "{}");
+        if let Ok(response) = &mut limited {
+            response.headers.push(("Retry-After".into(), "30".into()));
+        }
+        let transport = ScriptedTransport::new(vec![limited]);
+        let result = result(call_tool(&transport, "list_returns", "{}", &context()));
+        assert!(result.is_error);
+        assert_eq!(transport.sent.borrow().len(), 1);
+        assert_eq!(transport.slept_ms.get(), 0);
+        assert!(result.text.contains("wait 30 s"), "{}", result.text);
+    }
+
+    #[test]
+    fn a_refused_key_explains_which_key_to_use() {
+        let transport = ScriptedTransport::new(vec![json(401, r#"{"message":"Unauthorized"}"#)]);
+        let result = result(call_tool(&transport, "list_returns", "{}", &context()));
+        assert!(result.is_error);
+        assert!(result.text.contains("Settings → API Keys"), "{}", result.text);
+        assert_eq!(transport.sent.borrow().len(), 1, "a 401 is not retried");
+    }
+}

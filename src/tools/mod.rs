@@ -1,0 +1,92 @@
+//! The tool registry: every tool this plugin offers, with its hand-written schemas and effect.
+
+pub mod args;
+pub mod list_returns;
+pub mod text;
+
+use serde_json::Value;
+
+use crate::api::{CallContext, CallError, Effect, ToolDescriptor, ToolOutcome};
+use crate::ingrid::IngridClient;
+
+/// A tool's implementation: arguments already parsed as JSON, the client bound to this call.
+pub type RunTool = fn(&IngridClient, &CallContext, Value) -> Result<ToolOutcome, CallError>;
+
+pub struct Tool {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub input_schema: &'static str,
+    pub output_schema: &'static str,
+    pub effect: Effect,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub open_world: bool,
+    pub run: RunTool,
+}
+
+impl Tool {
+    pub fn descriptor(&self) -> ToolDescriptor {
+        ToolDescriptor {
+            name: self.name.to_string(),
+            title: self.title.to_string(),
+            description: self.description.to_string(),
+            input_schema: self.input_schema.to_string(),
+            output_schema: self.output_schema.to_string(),
+            effect: self.effect,
+            destructive: self.destructive,
+            idempotent: self.idempotent,
+            open_world: self.open_world,
+        }
+    }
+}
+
+/// Every tool, in the order they are listed.
+pub const TOOLS: &[Tool] = &[list_returns::TOOL];
+
+pub fn find(name: &str) -> Option<&'static Tool> {
+    TOOLS.iter().find(|tool| tool.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema(text: &str, tool: &str) -> serde_json::Map<String, Value> {
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => map,
+            other => panic!("{tool}: schema is not a JSON object: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_input_schema_follows_contract_c4() {
+        for tool in TOOLS {
+            let input = schema(tool.input_schema, tool.name);
+            assert_eq!(input.get("type"), Some(&Value::from("object")), "{}", tool.name);
+            assert_eq!(
+                input.get("additionalProperties"),
+                Some(&Value::Bool(false)),
+                "{}",
+                tool.name
+            );
+            for combinator in ["oneOf", "anyOf", "allOf", "$ref"] {
+                assert!(!input.contains_key(combinator), "{}: {combinator}", tool.name);
+            }
+            let output = schema(tool.output_schema, tool.name);
+            assert_eq!(output.get("type"), Some(&Value::from("object")), "{}", tool.name);
+        }
+    }
+
+    #[test]
+    fn names_are_bare_unique_and_short() {
+        let mut names: Vec<_> = TOOLS.iter().map(|tool| tool.name).collect();
+        for name in &names {
+            assert!(name.len() <= 64);
+            assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit()));
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), TOOLS.len());
+    }
+}
