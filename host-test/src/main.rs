@@ -1,0 +1,312 @@
+//! `dema-host`: loads the Ingrid plugin component the way Dema's plugin host does and lets a
+//! person use it from a terminal, against the embedded simulator by default.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use host_test::cache::CompileCache;
+use host_test::runtime::{CallReport, Limits};
+use host_test::session::{Session, Target, ToolCall};
+use host_test::{EMBEDDED_PLUGIN, simulator};
+
+/// Run the Dema integration plugin (Ingrid Returns) in a sandboxed wasmtime host.
+#[derive(Parser)]
+#[command(name = "dema-host", version, about, long_about = None)]
+struct Cli {
+    /// A plugin component to load instead of the embedded Ingrid plugin.
+    #[arg(long, global = true, value_name = "PATH")]
+    plugin: Option<PathBuf>,
+    /// Send the plugin's requests to a simulator already running at this loopback URL.
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "live")]
+    sim: Option<String>,
+    /// Use Ingrid production over TLS, with the key from INGRID_API_KEY or the credentials file.
+    #[arg(long, global = true)]
+    live: bool,
+    /// Do not use or fill the compiled-component cache.
+    #[arg(long, global = true)]
+    no_cache: bool,
+    /// Also print the requests the plugin made, fuel used and the plugin's log lines.
+    #[arg(long, short, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the plugin's tools.
+    Tools,
+    /// Call one tool with JSON arguments, e.g. `call list_returns '{"status":"IN_TRANSIT"}'`.
+    Call {
+        /// The tool's name, as `tools` lists it.
+        tool: String,
+        /// The arguments as one JSON object.
+        #[arg(default_value = "{}")]
+        arguments: String,
+        /// Print the structured JSON result instead of the text summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that the plugin can reach Ingrid with the configured key.
+    Connect,
+    /// Run the Ingrid simulator alone on 127.0.0.1 until interrupted.
+    Sim {
+        /// The port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+    /// A short scripted session against the embedded simulator.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    // Never a backtrace for a person: a defect is reported as one line.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".to_string());
+        eprintln!("error: internal error in dema-host: {message}");
+    }));
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: could not start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, String> {
+    match &cli.command {
+        Command::Sim { port } => return run_simulator(*port).await,
+        Command::Demo => return demo(&cli).await,
+        _ => {}
+    }
+    let session = start_session(&cli).await?;
+    let code = match &cli.command {
+        Command::Tools => {
+            print_tools(&session);
+            ExitCode::SUCCESS
+        }
+        Command::Call {
+            tool,
+            arguments,
+            json,
+        } => call(&session, tool, arguments, *json, cli.verbose).await?,
+        Command::Connect => match session.connect().await.map_err(|e| e.to_string())? {
+            Ok(info) => {
+                println!("{}", info.message);
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {}", connect_error_text(&error));
+                ExitCode::from(1)
+            }
+        },
+        Command::Sim { .. } | Command::Demo => ExitCode::SUCCESS,
+    };
+    session.shutdown().await;
+    Ok(code)
+}
+
+async fn start_session(cli: &Cli) -> Result<Session, String> {
+    let wasm = match &cli.plugin {
+        Some(path) => std::fs::read(path)
+            .map_err(|e| format!("cannot read the plugin file {}: {e}", path.display()))?,
+        None => EMBEDDED_PLUGIN.to_vec(),
+    };
+    let target = if cli.live {
+        Target::Live
+    } else if let Some(url) = &cli.sim {
+        Target::Simulator(url.clone())
+    } else {
+        Target::EmbeddedSimulator
+    };
+    let cache = if cli.no_cache {
+        None
+    } else {
+        CompileCache::default_location()
+    };
+    let loaded = Session::start(&wasm, target, Limits::default(), cache.as_ref()).await;
+    loaded.map_err(|e| match &cli.plugin {
+        Some(path) => format!("{}: {e}", path.display()),
+        None => e.to_string(),
+    })
+}
+
+fn print_tools(session: &Session) {
+    for tool in session.plugin().tools() {
+        let d = &tool.descriptor;
+        let effect = match d.effect {
+            host_test::bindings::types::Effect::Read => "read",
+            host_test::bindings::types::Effect::Write => "write, asks first",
+        };
+        println!("{} ({effect}): {}", d.name, d.title);
+        let first_sentence = d.description.split(". ").next().unwrap_or_default();
+        println!("    {}", first_sentence.trim_end_matches('.'));
+    }
+}
+
+async fn call(
+    session: &Session,
+    tool: &str,
+    arguments: &str,
+    json: bool,
+    verbose: bool,
+) -> Result<ExitCode, String> {
+    let (outcome, report) = session
+        .call(tool, arguments)
+        .await
+        .map_err(|e| format!("{tool}: {e}"))?;
+    if verbose {
+        print_report(&report);
+    }
+    Ok(match outcome {
+        ToolCall::Result(result) if !result.is_error => {
+            match (json, &result.structured) {
+                (true, Some(structured)) => println!("{structured}"),
+                _ => println!("{}", result.text),
+            }
+            ExitCode::SUCCESS
+        }
+        ToolCall::Result(result) => {
+            eprintln!("error: {}", result.text);
+            ExitCode::from(1)
+        }
+        ToolCall::Proposal(proposal) => {
+            println!("The plugin proposes a change (not applied): {}", proposal.summary);
+            ExitCode::from(1)
+        }
+        ToolCall::InvalidArguments(message) => {
+            eprintln!("error: invalid arguments for {tool}: {message}");
+            ExitCode::from(2)
+        }
+        ToolCall::UnknownTool(name) => {
+            eprintln!("error: unknown tool `{name}`; `dema-host tools` lists them");
+            ExitCode::from(2)
+        }
+        ToolCall::PluginError(message) => {
+            eprintln!("error: the plugin failed: {message}");
+            ExitCode::from(1)
+        }
+    })
+}
+
+fn print_report(report: &CallReport) {
+    for request in &report.requests {
+        eprintln!(
+            "  {} {}{} -> {} ({} bytes, {:.1} ms)",
+            request.method,
+            request.host,
+            request.path,
+            request.status.map_or("no response".to_string(), |s| s.to_string()),
+            request.response_bytes,
+            request.duration.as_secs_f64() * 1000.0
+        );
+    }
+    for (level, line) in &report.logs {
+        eprintln!("  plugin log [{level:?}]: {line}");
+    }
+    eprintln!(
+        "  fuel used: {}, call time: {:.1} ms",
+        report.fuel_used,
+        report.duration.as_secs_f64() * 1000.0
+    );
+}
+
+fn connect_error_text(error: &host_test::bindings::types::ConnectError) -> &str {
+    use host_test::bindings::types::ConnectError;
+    match error {
+        ConnectError::Unauthorized(m)
+        | ConnectError::Unreachable(m)
+        | ConnectError::Unexpected(m)
+        | ConnectError::Denied(m) => m,
+    }
+}
+
+async fn run_simulator(port: u16) -> Result<ExitCode, String> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let handle = simulator::start(addr)
+        .await
+        .map_err(|e| format!("could not start the simulator on {addr}: {e}"))?;
+    println!("Ingrid simulator listening on {}", handle.base_url());
+    println!("Point commands at it with: dema-host --sim {} tools", handle.base_url());
+    println!("Press Ctrl-C to stop.");
+    let _ = tokio::signal::ctrl_c().await;
+    handle.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a person sees in a short session: connect, list the tools, page through returns, and
+/// a mistake explained.
+async fn demo(cli: &Cli) -> Result<ExitCode, String> {
+    let session = start_session(cli).await?;
+    println!("== Ingrid Returns plugin in the Dema host, against {}", session.base_url());
+    println!(
+        "   plugin {} {} (sha256 {}…)\n",
+        session.plugin().manifest().id,
+        session.plugin().manifest().version,
+        &session.plugin().digest()[..12]
+    );
+    println!("$ dema-host connect");
+    match session.connect().await.map_err(|e| e.to_string())? {
+        Ok(info) => println!("{}\n", info.message),
+        Err(error) => println!("error: {}\n", connect_error_text(&error)),
+    }
+    println!("$ dema-host tools");
+    print_tools(&session);
+    println!();
+    let steps = [
+        ("list_returns", r#"{"status":"IN_TRANSIT","limit":5}"#),
+        ("list_returns", r#"{"status":"AWAITING_REFUND","createdFrom":"2026-06-01T00:00:00Z","limit":3}"#),
+        ("list_returns", r#"{"status":"SHIPPED"}"#),
+    ];
+    let mut cursor = None;
+    for (tool, arguments) in steps {
+        show_call(&session, tool, arguments, cli.verbose).await?;
+        if cursor.is_none() {
+            cursor = Some(next_cursor(&session, tool, arguments).await);
+        }
+    }
+    if let Some(Some(cursor)) = cursor {
+        let arguments = format!(r#"{{"status":"IN_TRANSIT","limit":5,"cursor":"{cursor}"}}"#);
+        show_call(&session, "list_returns", &arguments, cli.verbose).await?;
+    }
+    session.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn show_call(session: &Session, tool: &str, arguments: &str, verbose: bool) -> Result<(), String> {
+    println!("$ dema-host call {tool} '{arguments}'");
+    let code = call(session, tool, arguments, false, verbose).await?;
+    if code != ExitCode::SUCCESS {
+        println!("(exit status non-zero)");
+    }
+    println!();
+    Ok(())
+}
+
+async fn next_cursor(session: &Session, tool: &str, arguments: &str) -> Option<String> {
+    let (outcome, _) = session.call(tool, arguments).await.ok()?;
+    let ToolCall::Result(result) = outcome else {
+        return None;
+    };
+    let structured: serde_json::Value = serde_json::from_str(result.structured.as_deref()?).ok()?;
+    structured["nextCursor"].as_str().map(str::to_string)
+}

@@ -1,0 +1,119 @@
+//! The plugin manifest (contract C8): found in exactly one custom section of the component's
+//! core module, parsed before anything of the plugin runs.
+
+use serde::Deserialize;
+use wasmtime::wasmparser::{Parser, Payload};
+
+/// The custom section's name, as the WIT documents it.
+pub const SECTION_NAME: &str = "dema:integration/manifest";
+/// The `dema:integration` versions this host implements.
+pub const SUPPORTED_WIT_VERSIONS: &[&str] = &["0.1.0"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    pub manifest_version: u32,
+    pub id: String,
+    pub version: String,
+    pub wit_version: String,
+    #[serde(default)]
+    pub credential_slots: Vec<CredentialSlot>,
+    #[serde(default)]
+    pub egress: Vec<EgressRule>,
+    #[serde(default)]
+    pub settings: Vec<Setting>,
+    pub tools: Vec<ToolEffect>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialSlot {
+    pub name: String,
+    pub header: String,
+    pub hosts: Vec<String>,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EgressRule {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+    pub methods: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Setting {
+    pub name: String,
+    #[serde(default)]
+    pub default: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolEffect {
+    pub name: String,
+    pub effect: Effect,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub open_world: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    Read,
+    Write,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ManifestError {
+    #[error("the file is not a WebAssembly component ({0})")]
+    NotWasm(String),
+    #[error("the plugin carries no `{SECTION_NAME}` manifest section")]
+    Missing,
+    #[error("the plugin carries {0} `{SECTION_NAME}` sections; exactly one is allowed")]
+    Duplicate(usize),
+    #[error("the plugin's manifest is not valid: {0}")]
+    Invalid(String),
+    #[error("the plugin implements dema:integration {0}, which this host does not support")]
+    UnsupportedWitVersion(String),
+}
+
+impl Manifest {
+    /// Reads the manifest of a component's bytes.
+    pub fn from_component(bytes: &[u8]) -> Result<Manifest, ManifestError> {
+        let mut sections = Vec::new();
+        for payload in Parser::new(0).parse_all(bytes) {
+            match payload {
+                Ok(Payload::CustomSection(section)) if section.name() == SECTION_NAME => {
+                    sections.push(section.data().to_vec())
+                }
+                Ok(_) => {}
+                Err(error) => return Err(ManifestError::NotWasm(error.message().to_string())),
+            }
+        }
+        let data = match sections.as_slice() {
+            [] => return Err(ManifestError::Missing),
+            [data] => data,
+            more => return Err(ManifestError::Duplicate(more.len())),
+        };
+        let manifest: Manifest =
+            serde_json::from_slice(data).map_err(|e| ManifestError::Invalid(e.to_string()))?;
+        if !SUPPORTED_WIT_VERSIONS.contains(&manifest.wit_version.as_str()) {
+            return Err(ManifestError::UnsupportedWitVersion(manifest.wit_version));
+        }
+        Ok(manifest)
+    }
+
+    pub fn tool(&self, name: &str) -> Option<&ToolEffect> {
+        self.tools.iter().find(|tool| tool.name == name)
+    }
+
+    pub fn slot(&self, name: &str) -> Option<&CredentialSlot> {
+        self.credential_slots.iter().find(|slot| slot.name == name)
+    }
+}

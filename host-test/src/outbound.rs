@@ -1,0 +1,442 @@
+//! The `http` import: the single choke point through which a guest reaches the outside
+//! (principle 1). Every request is checked against the granted origin, counted, size-capped and
+//! bounded by the call's deadline; the key is injected here by slot name and redacted from
+//! everything that flows back. HTTP status is data: every status comes back as a response, and
+//! redirects are never followed.
+//!
+//! The confirmation gate (contract C1) is not built yet, so every write is refused with
+//! `confirmation-required`: the host fails closed until it can bind an approval to the exact
+//! change.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ureq::http;
+use url::Url;
+
+use crate::bindings::http::{HttpError, Request, Response};
+use crate::bindings::types::{Header, Method};
+
+/// Caps of the `http` import.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    pub max_requests_per_call: u32,
+    pub max_request_body_bytes: usize,
+    pub max_response_body_bytes: u64,
+    pub max_request_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            max_requests_per_call: 32,
+            max_request_body_bytes: 1 << 20,
+            max_response_body_bytes: 5 << 20,
+            max_request_timeout: Duration::from_secs(8),
+        }
+    }
+}
+
+/// A secret that never prints.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// A credential the host injects for one slot.
+#[derive(Debug, Clone)]
+pub struct InjectedCredential {
+    pub slot: String,
+    /// Header name, lower case (e.g. `x-api-key`).
+    pub header: String,
+    pub secret: Secret,
+}
+
+/// The one origin (scheme, host, port) requests may go to: the configured Ingrid base.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Origin {
+    pub fn of(url: &Url) -> Option<Origin> {
+        Some(Origin {
+            scheme: url.scheme().to_string(),
+            host: url.host_str()?.to_ascii_lowercase(),
+            port: url.port_or_known_default()?,
+        })
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+    }
+}
+
+/// What the import allows for one plugin, shared by all its calls.
+#[derive(Debug)]
+pub struct OutboundConfig {
+    pub allowed: Origin,
+    pub credential: Option<InjectedCredential>,
+    pub limits: HttpLimits,
+    agent: ureq::Agent,
+}
+
+impl OutboundConfig {
+    pub fn new(
+        allowed: Origin,
+        credential: Option<InjectedCredential>,
+        limits: HttpLimits,
+    ) -> Self {
+        // No redirects (3xx is data), every status returned, no proxy from the environment.
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .http_status_as_error(false)
+            .proxy(None)
+            .user_agent(concat!("dema-host/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        OutboundConfig {
+            allowed,
+            credential,
+            limits,
+            agent,
+        }
+    }
+}
+
+impl OutboundConfig {
+    /// Removes the secret from text going to the guest, logs or errors.
+    pub fn redact_text(&self, text: &str) -> String {
+        match &self.credential {
+            Some(credential) => redact_str(text, credential.secret.expose()),
+            None => text.to_string(),
+        }
+    }
+}
+
+/// The per-call side of the import: counts requests against the call's budget.
+pub struct Outbound {
+    config: Arc<OutboundConfig>,
+    requests_sent: u32,
+}
+
+/// One request as recorded for the operator (no query values, no headers, no bodies).
+#[derive(Debug, Clone)]
+pub struct RequestRecord {
+    pub method: &'static str,
+    pub host: String,
+    pub path: String,
+    pub status: Option<u16>,
+    pub response_bytes: usize,
+    pub duration: Duration,
+}
+
+impl Outbound {
+    pub fn new(config: Arc<OutboundConfig>) -> Self {
+        Outbound {
+            config,
+            requests_sent: 0,
+        }
+    }
+
+    pub fn redact_text(&self, text: &str) -> String {
+        self.config.redact_text(text)
+    }
+
+    pub fn requests_sent(&self) -> u32 {
+        self.requests_sent
+    }
+
+    /// Checks and sends one guest request. Errors are the WIT's `http-error`.
+    pub async fn send(
+        &mut self,
+        request: Request,
+        deadline: Instant,
+    ) -> (Result<Response, HttpError>, Option<RequestRecord>) {
+        let prepared = match self.prepare(request, deadline) {
+            Ok(prepared) => prepared,
+            Err(error) => return (Err(error), None),
+        };
+        self.requests_sent += 1;
+        let agent = self.config.agent.clone();
+        let limit = self.config.limits.max_response_body_bytes;
+        let record_host = prepared.url.host_str().unwrap_or_default().to_string();
+        let record_path = prepared.url.path().to_string();
+        let method = prepared.method;
+        let started = Instant::now();
+        let outcome =
+            tokio::task::spawn_blocking(move || exchange(&agent, prepared, limit)).await;
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(_) => Err(HttpError::OutcomeUnknown(
+                "the host's HTTP worker stopped".to_string(),
+            )),
+        };
+        let outcome = outcome.map(|response| self.redact(response));
+        let record = RequestRecord {
+            method,
+            host: record_host,
+            path: record_path,
+            status: outcome.as_ref().ok().map(|r| r.status),
+            response_bytes: outcome.as_ref().map(|r| r.body.len()).unwrap_or(0),
+            duration: started.elapsed(),
+        };
+        (outcome, Some(record))
+    }
+
+    fn prepare(&self, request: Request, deadline: Instant) -> Result<Prepared, HttpError> {
+        let config = &self.config;
+        if self.requests_sent >= config.limits.max_requests_per_call {
+            return Err(HttpError::Denied(format!(
+                "this call already sent its {} requests",
+                config.limits.max_requests_per_call
+            )));
+        }
+        let url = Url::parse(&request.url)
+            .map_err(|error| HttpError::Denied(format!("not a valid absolute URL: {error}")))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(HttpError::Denied("URLs with user info are not allowed".to_string()));
+        }
+        match Origin::of(&url) {
+            Some(origin) if origin == config.allowed => {}
+            _ => {
+                return Err(HttpError::Denied(format!(
+                    "{} is not an origin this plugin was granted",
+                    url.origin().ascii_serialization()
+                )));
+            }
+        }
+        if is_write(request.method) {
+            return Err(HttpError::ConfirmationRequired(
+                "changes need the person's approval, and this host has no confirmation gate yet"
+                    .to_string(),
+            ));
+        }
+        let credential_header = config.credential.as_ref().map(|c| c.header.as_str());
+        for header in &request.headers {
+            let name = header.name.to_ascii_lowercase();
+            if name == "authorization" || Some(name.as_str()) == credential_header {
+                return Err(HttpError::Denied(format!(
+                    "the plugin may not set the `{}` header; the host adds credentials",
+                    header.name
+                )));
+            }
+            if matches!(name.as_str(), "host" | "content-length" | "transfer-encoding" | "connection") {
+                return Err(HttpError::Denied(format!(
+                    "the plugin may not set the `{}` header",
+                    header.name
+                )));
+            }
+        }
+        if request.body.len() > config.limits.max_request_body_bytes {
+            return Err(HttpError::TooLarge(format!(
+                "the request body has {} bytes; the limit is {}",
+                request.body.len(),
+                config.limits.max_request_body_bytes
+            )));
+        }
+        let secret_header = match &request.credential {
+            None => None,
+            Some(slot) => match &config.credential {
+                Some(credential) if &credential.slot == slot => {
+                    Some((credential.header.clone(), credential.secret.clone()))
+                }
+                _ => {
+                    return Err(HttpError::Denied(format!(
+                        "no credential is configured for slot `{slot}`"
+                    )));
+                }
+            },
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining < Duration::from_millis(5) {
+            return Err(HttpError::Timeout(
+                "no time left in this call to send the request".to_string(),
+            ));
+        }
+        let mut timeout = remaining.min(config.limits.max_request_timeout);
+        if let Some(ms) = request.timeout_ms {
+            timeout = timeout.min(Duration::from_millis(u64::from(ms)));
+        }
+        Ok(Prepared {
+            method: method_name(request.method),
+            url,
+            headers: request
+                .headers
+                .into_iter()
+                .map(|h| (h.name, h.value))
+                .collect(),
+            body: request.body,
+            secret_header,
+            timeout,
+        })
+    }
+
+    /// Removes the secret from everything the guest gets back.
+    fn redact(&self, mut response: Response) -> Response {
+        if let Some(credential) = &self.config.credential {
+            let secret = credential.secret.expose().as_bytes();
+            response.body = redact_bytes(&response.body, secret);
+            for header in &mut response.headers {
+                header.value = redact_str(&header.value, credential.secret.expose());
+            }
+        }
+        response
+    }
+}
+
+struct Prepared {
+    method: &'static str,
+    url: Url,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    secret_header: Option<(String, Secret)>,
+    timeout: Duration,
+}
+
+fn is_write(method: Method) -> bool {
+    !matches!(method, Method::Get | Method::Head)
+}
+
+fn method_name(method: Method) -> &'static str {
+    match method {
+        Method::Get => "GET",
+        Method::Head => "HEAD",
+        Method::Post => "POST",
+        Method::Put => "PUT",
+        Method::Patch => "PATCH",
+        Method::Delete => "DELETE",
+    }
+}
+
+/// The blocking exchange, run on tokio's blocking pool.
+fn exchange(agent: &ureq::Agent, prepared: Prepared, limit: u64) -> Result<Response, HttpError> {
+    let mut builder = http::Request::builder()
+        .method(prepared.method)
+        .uri(prepared.url.as_str());
+    for (name, value) in &prepared.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    if let Some((name, secret)) = &prepared.secret_header {
+        builder = builder.header(name.as_str(), secret.expose());
+    }
+    let request = builder
+        .body(prepared.body)
+        .map_err(|error| HttpError::Denied(format!("not a valid request: {error}")))?;
+    let request = agent
+        .configure_request(request)
+        .timeout_global(Some(prepared.timeout))
+        .build();
+    let response = agent.run(request).map_err(classify)?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| Header {
+            name: name.as_str().to_string(),
+            value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        })
+        .collect();
+    let mut body = Vec::new();
+    // Read one byte past the limit to tell "exactly at the limit" from "over it".
+    let mut reader = response.into_body().into_reader().take(limit + 1);
+    reader.read_to_end(&mut body).map_err(|error| {
+        HttpError::OutcomeUnknown(format!("the response body broke off: {error}"))
+    })?;
+    if body.len() as u64 > limit {
+        return Err(HttpError::TooLarge(format!(
+            "the response body exceeds the host's limit of {limit} bytes"
+        )));
+    }
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Maps a transport failure to C3: before the request left → `not-sent`; after → `outcome-unknown`.
+fn classify(error: ureq::Error) -> HttpError {
+    use ureq::Timeout;
+    match error {
+        ureq::Error::HostNotFound => HttpError::NotSent("the host name did not resolve".into()),
+        ureq::Error::ConnectionFailed => HttpError::NotSent("the connection was refused".into()),
+        ureq::Error::Timeout(Timeout::Resolve | Timeout::Connect) => {
+            HttpError::NotSent("timed out while connecting".into())
+        }
+        ureq::Error::Timeout(_) => {
+            HttpError::OutcomeUnknown("timed out waiting for the response".into())
+        }
+        ureq::Error::Tls(reason) => HttpError::NotSent(format!("TLS failed: {reason}")),
+        ureq::Error::Rustls(error) => HttpError::NotSent(format!("TLS failed: {error}")),
+        ureq::Error::Io(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
+            HttpError::NotSent("the connection was refused".into())
+        }
+        ureq::Error::BodyExceedsLimit(limit) => {
+            HttpError::TooLarge(format!("the response exceeds {limit} bytes"))
+        }
+        ureq::Error::LargeResponseHeader(..) => {
+            HttpError::TooLarge("the response headers are too large".into())
+        }
+        other => HttpError::OutcomeUnknown(format!("the exchange failed: {other}")),
+    }
+}
+
+pub fn redact_bytes(haystack: &[u8], secret: &[u8]) -> Vec<u8> {
+    const MARK: &[u8] = b"[REDACTED]";
+    if secret.is_empty() || haystack.len() < secret.len() {
+        return haystack.to_vec();
+    }
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    while i < haystack.len() {
+        if haystack[i..].starts_with(secret) {
+            out.extend_from_slice(MARK);
+            i += secret.len();
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+pub fn redact_str(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(secret, "[REDACTED]")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_replaces_every_occurrence() {
+        assert_eq!(redact_bytes(b"kkey-key-", b"key"), b"k[REDACTED]-[REDACTED]-");
+        assert_eq!(redact_bytes(b"ke", b"key"), b"ke");
+        assert_eq!(redact_str("a key b", "key"), "a [REDACTED] b");
+    }
+}

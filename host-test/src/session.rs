@@ -1,0 +1,204 @@
+//! A session: one loaded plugin wired to one Ingrid target (the embedded simulator, a running
+//! simulator, or Ingrid production). The CLI, the demo and the end-to-end tests use it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use url::Url;
+
+use crate::bindings::types;
+use crate::cache::CompileCache;
+use crate::credentials;
+use crate::outbound::{HttpLimits, InjectedCredential, Origin, OutboundConfig, Secret};
+use crate::runtime::{CallFailure, CallReport, Limits, LoadError, Plugin, Runtime};
+use crate::simulator::{self, SimulatorHandle};
+
+/// Production Ingrid Returns (documented host; see the plugin's endpoint catalog).
+pub const LIVE_BASE_URL: &str = "https://api.turnr.se";
+/// The key the simulator accepts; a real key is never sent to a simulator.
+const SIM_KEY_ENV: &str = "DEMA_SIM_API_KEY";
+
+/// Where the plugin's requests go.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A simulator started in this process on 127.0.0.1 (the default).
+    EmbeddedSimulator,
+    /// A simulator already running at this loopback URL.
+    Simulator(String),
+    /// Ingrid production over TLS, with the operator's key.
+    Live,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("{0}")]
+    Credentials(#[from] credentials::CredentialError),
+    #[error("--sim must be an http URL of a simulator on this machine (e.g. http://127.0.0.1:8080), not {0:?}")]
+    BadSimulatorUrl(String),
+    #[error("could not start the simulator: {0}")]
+    Simulator(String),
+    #[error("could not start the runtime: {0}")]
+    Runtime(String),
+    #[error("{0}")]
+    Load(#[from] LoadError),
+}
+
+/// The outcome of one tool call as a person or an agent sees it.
+#[derive(Debug)]
+pub enum ToolCall {
+    Result(types::ToolResult),
+    Proposal(types::Proposal),
+    /// Arguments refused before the plugin ran, or by the plugin.
+    InvalidArguments(String),
+    UnknownTool(String),
+    PluginError(String),
+}
+
+pub struct Session {
+    plugin: Plugin,
+    settings: Vec<(String, String)>,
+    simulator: Option<SimulatorHandle>,
+}
+
+impl Session {
+    pub async fn start(
+        wasm: &[u8],
+        target: Target,
+        limits: Limits,
+        cache: Option<&CompileCache>,
+    ) -> Result<Session, SessionError> {
+        let runtime = Runtime::new(limits).map_err(|e| SessionError::Runtime(e.to_string()))?;
+        Session::start_with(runtime, wasm, target, cache).await
+    }
+
+    /// Like [`Session::start`], sharing an existing runtime (tests start many sessions).
+    pub async fn start_with(
+        runtime: Arc<Runtime>,
+        wasm: &[u8],
+        target: Target,
+        cache: Option<&CompileCache>,
+    ) -> Result<Session, SessionError> {
+        let (simulator, base_url, secret) = match target {
+            Target::EmbeddedSimulator => {
+                let handle = simulator::start(SocketAddr::from(([127, 0, 0, 1], 0)))
+                    .await
+                    .map_err(|e| SessionError::Simulator(e.to_string()))?;
+                let base = handle.base_url();
+                (Some(handle), base, simulator_key())
+            }
+            Target::Simulator(url) => {
+                check_simulator_url(&url)?;
+                (None, url.trim_end_matches('/').to_string(), simulator_key())
+            }
+            Target::Live => (None, LIVE_BASE_URL.to_string(), credentials::live_api_key()?),
+        };
+        let parsed = Url::parse(&base_url).map_err(|_| SessionError::BadSimulatorUrl(base_url.clone()))?;
+        let allowed = Origin::of(&parsed).ok_or_else(|| SessionError::BadSimulatorUrl(base_url.clone()))?;
+        let credential = InjectedCredential {
+            slot: credentials::SLOT.to_string(),
+            header: "x-api-key".to_string(),
+            secret,
+        };
+        let outbound = Arc::new(OutboundConfig::new(allowed, Some(credential), HttpLimits::default()));
+        let plugin = runtime.load(wasm, cache, outbound).await?;
+        Ok(Session {
+            plugin,
+            settings: vec![("base-url".to_string(), base_url)],
+            simulator,
+        })
+    }
+
+    pub fn plugin(&self) -> &Plugin {
+        &self.plugin
+    }
+
+    pub fn simulator(&self) -> Option<&SimulatorHandle> {
+        self.simulator.as_ref()
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.settings[0].1
+    }
+
+    pub async fn connect(
+        &self,
+    ) -> Result<Result<types::ConnectInfo, types::ConnectError>, CallFailure> {
+        let ctx = self.plugin.context(self.settings.clone());
+        Ok(self.plugin.connect(&ctx).await?.0)
+    }
+
+    /// Validates the arguments against the tool's schema, then calls it.
+    pub async fn call(
+        &self,
+        tool: &str,
+        arguments_json: &str,
+    ) -> Result<(ToolCall, CallReport), CallFailure> {
+        let Some(host_tool) = self.plugin.tool(tool) else {
+            return Ok((ToolCall::UnknownTool(tool.to_string()), CallReport::default()));
+        };
+        let arguments: serde_json::Value = match serde_json::from_str(arguments_json) {
+            Ok(arguments) => arguments,
+            Err(error) => {
+                return Ok((
+                    ToolCall::InvalidArguments(format!("the arguments are not JSON: {error}")),
+                    CallReport::default(),
+                ));
+            }
+        };
+        let problems: Vec<String> = host_tool
+            .validator
+            .iter_errors(&arguments)
+            .take(3)
+            .map(|error| {
+                let at = error.instance_path.to_string();
+                if at.is_empty() {
+                    error.to_string()
+                } else {
+                    format!("{at}: {error}")
+                }
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Ok((
+                ToolCall::InvalidArguments(problems.join("; ")),
+                CallReport::default(),
+            ));
+        }
+        let ctx = self.plugin.context(self.settings.clone());
+        let (outcome, report) = self.plugin.call_tool(tool, arguments_json, &ctx).await?;
+        let call = match outcome {
+            Ok(types::ToolOutcome::Result(result)) => ToolCall::Result(result),
+            Ok(types::ToolOutcome::Proposal(proposal)) => ToolCall::Proposal(proposal),
+            Err(types::CallError::InvalidArguments(m)) => ToolCall::InvalidArguments(m),
+            Err(types::CallError::UnknownTool(m)) => ToolCall::UnknownTool(m),
+            Err(types::CallError::Internal(m)) => ToolCall::PluginError(m),
+        };
+        Ok((call, report))
+    }
+
+    pub async fn shutdown(self) {
+        if let Some(simulator) = self.simulator {
+            simulator.shutdown().await;
+        }
+    }
+}
+
+fn simulator_key() -> Secret {
+    Secret::new(std::env::var(SIM_KEY_ENV).unwrap_or_else(|_| simulator::PRODUCTION_KEY.to_string()))
+}
+
+/// Host-side development policy: plain http is allowed only to a loopback simulator.
+fn check_simulator_url(url: &str) -> Result<(), SessionError> {
+    let bad = || SessionError::BadSimulatorUrl(url.to_string());
+    let parsed = Url::parse(url).map_err(|_| bad())?;
+    if parsed.scheme() != "http" || parsed.path().trim_end_matches('/') != "" {
+        return Err(bad());
+    }
+    let loopback = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    if loopback { Ok(()) } else { Err(bad()) }
+}

@@ -1,0 +1,167 @@
+//! The Ingrid Returns simulator: the *modelled* Ingrid Returns Public API (see
+//! `INGRID_API.md`, "Modelled") as a real HTTP server on loopback, with deterministic seed data
+//! and the model's lifecycle rules.
+//!
+//! Start it with [`start`]; it runs on the current tokio runtime until [`SimulatorHandle::shutdown`]
+//! (or until the handle is dropped). State (seed plus every change) lives as long as the server.
+//!
+//! # Behaviour
+//! - Everything under `/merchant/` needs `x-api-key: `[`PRODUCTION_KEY`]; any other or missing
+//!   key gets the same generic `401 {"message", "code": "UNAUTHORIZED"}`.
+//! - Every response carries `X-Trace-Id: sim-NNNNNN` (a per-server counter).
+//! - Lists: `afterId` keyset cursor (ids > afterId, ascending), `limit` 1..=100 (default 50),
+//!   `createdFrom`/`createdTo` RFC 3339, both inclusive. Unknown parameters are ignored.
+//! - Injected failures ([`SimulatorHandle::inject_failures`] or `POST /_sim/failures` with
+//!   `{"status", "count", "retryAfterSecs"?}`) are queued and answer the next `/merchant/*`
+//!   requests before auth; a 429 always carries `Retry-After` (1 s unless given).
+//! - Request bodies above 64 KiB get 413.
+//!
+//! # Seed facts tests can rely on (checked by `seed_matches_documented_facts`)
+//! - 520 orders, ids 10001..=10520, order numbers `DM-200001`..=`DM-200520`, created
+//!   2026-01-05..2026-11-20; line item ids from 30001; currencies SEK, EUR and GBP.
+//! - 150 returns, ids 50001..=50150, each on a distinct order; return item ids 70001..
+//! - Return statuses: AWAITING_RETURN 30, IN_TRANSIT 30, AWAITING_REFUND 25,
+//!   AWAITING_EXCHANGE 20, COMPLETED 45. REFUND and EXCHANGE both occur in AWAITING_RETURN,
+//!   IN_TRANSIT and COMPLETED; AWAITING_REFUND is REFUND only, AWAITING_EXCHANGE EXCHANGE only.
+//! - Refund transactions from 90001: one PENDING per AWAITING_REFUND return, a REFUNDED or
+//!   EXTERNALLY_REFUNDED one per COMPLETED REFUND return with approved items, FAILED earlier
+//!   attempts on a few. New ones created over the API continue after the last seeded id.
+//! - Six shopper comments try to instruct an AI agent (`seed::INJECTION_COMMENTS`), each on the
+//!   first item of: the 1st and 2nd AWAITING_RETURN returns, the 1st and 2nd IN_TRANSIT
+//!   returns, the 1st AWAITING_REFUND and the 1st COMPLETED return (by id).
+//!
+//! Find a return for a scenario by query rather than by id, e.g. the first REFUND return of
+//! `GET /merchant/return?status=IN_TRANSIT`.
+
+mod model;
+mod routes;
+mod seed;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use routes::{Shared, SimState, lock};
+
+/// The only key the simulator accepts.
+pub const PRODUCTION_KEY: &str = "sim-prod-4f1c2a9e7b3d";
+/// A stage key: rejected with 401, like any wrong key.
+pub const STAGE_KEY: &str = "sim-stage-8a2b6c0d1e5f";
+/// A Merchant Platform key (the wrong product): rejected with 401.
+pub const MERCHANT_PLATFORM_KEY: &str = "mp-live-3c9e1f7a5b2d";
+
+/// One request as the simulator received it, with the status it answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub api_key: Option<String>,
+    pub body: Vec<u8>,
+    /// 0 while the request is still being answered.
+    pub status: u16,
+}
+
+/// Makes the next `count` requests to `/merchant/*` answer `status` with an error body.
+/// Statuses that are not valid HTTP statuses are sent as 500.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InjectedFailure {
+    pub status: u16,
+    pub count: u32,
+    pub retry_after_secs: Option<u32>,
+}
+
+/// A running simulator. Dropping it stops the server too.
+pub struct SimulatorHandle {
+    addr: SocketAddr,
+    shared: Shared,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl SimulatorHandle {
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Every request received so far, in the order received.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared).requests.clone()
+    }
+
+    /// Queues a failure after any already queued ones.
+    pub fn inject_failures(&self, failure: InjectedFailure) {
+        lock(&self.shared).queue_failure(failure);
+    }
+
+    /// Stops accepting requests and waits (up to 5 s) for open ones to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            // The server may already be gone; nothing to do then.
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for SimulatorHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts the simulator on `addr` (must be a loopback address, else Err) on the current tokio
+/// runtime. Port 0 picks a free port; see [`SimulatorHandle::addr`].
+pub async fn start(addr: SocketAddr) -> anyhow::Result<SimulatorHandle> {
+    if !addr.ip().is_loopback() {
+        bail!("the simulator only listens on a loopback address (127.0.0.1 or ::1), not {addr}");
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("could not listen on {addr}"))?;
+    let addr = listener
+        .local_addr()
+        .context("could not read the simulator's listening address")?;
+    let shared: Shared = Arc::new(Mutex::new(SimState::new(seed::seed())));
+    let app = routes::router(shared.clone());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                // A dropped sender also means stop.
+                let _ = stopped.await;
+            })
+            .await;
+        if let Err(error) = served {
+            // stderr only: stdout may carry a protocol (MCP).
+            eprintln!("ingrid simulator on {addr} stopped: {error}");
+        }
+    });
+    Ok(SimulatorHandle {
+        addr,
+        shared,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
