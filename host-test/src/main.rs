@@ -86,7 +86,9 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("error: {message}");
+            // One line, whatever the message's source.
+            let line: Vec<&str> = message.split_whitespace().collect();
+            eprintln!("error: {}", line.join(" "));
             ExitCode::from(2)
         }
     }

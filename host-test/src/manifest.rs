@@ -86,6 +86,9 @@ pub enum ManifestError {
 impl Manifest {
     /// Reads the manifest of a component's bytes.
     pub fn from_component(bytes: &[u8]) -> Result<Manifest, ManifestError> {
+        if !bytes.starts_with(b"\0asm") {
+            return Err(ManifestError::NotWasm("it does not start with the wasm magic bytes".into()));
+        }
         let mut sections = Vec::new();
         for payload in Parser::new(0).parse_all(bytes) {
             match payload {
@@ -93,7 +96,10 @@ impl Manifest {
                     sections.push(section.data().to_vec())
                 }
                 Ok(_) => {}
-                Err(error) => return Err(ManifestError::NotWasm(error.message().to_string())),
+                Err(error) => {
+                    let first_line = error.message().lines().next().unwrap_or_default();
+                    return Err(ManifestError::NotWasm(first_line.to_string()));
+                }
             }
         }
         let data = match sections.as_slice() {

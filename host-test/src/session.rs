@@ -78,7 +78,18 @@ impl Session {
         target: Target,
         cache: Option<&CompileCache>,
     ) -> Result<Session, SessionError> {
-        let (simulator, base_url, secret) = match target {
+        Session::start_with_key(runtime, wasm, target, cache, None).await
+    }
+
+    /// Like [`Session::start_with`], with an explicit key instead of the target's usual one.
+    pub async fn start_with_key(
+        runtime: Arc<Runtime>,
+        wasm: &[u8],
+        target: Target,
+        cache: Option<&CompileCache>,
+        key: Option<Secret>,
+    ) -> Result<Session, SessionError> {
+        let (simulator, base_url, usual_key) = match target {
             Target::EmbeddedSimulator => {
                 let handle = simulator::start(SocketAddr::from(([127, 0, 0, 1], 0)))
                     .await
@@ -90,8 +101,15 @@ impl Session {
                 check_simulator_url(&url)?;
                 (None, url.trim_end_matches('/').to_string(), simulator_key())
             }
-            Target::Live => (None, LIVE_BASE_URL.to_string(), credentials::live_api_key()?),
+            Target::Live => {
+                let key = match &key {
+                    Some(key) => key.clone(),
+                    None => credentials::live_api_key()?,
+                };
+                (None, LIVE_BASE_URL.to_string(), key)
+            }
         };
+        let secret = key.unwrap_or(usual_key);
         let parsed = Url::parse(&base_url).map_err(|_| SessionError::BadSimulatorUrl(base_url.clone()))?;
         let allowed = Origin::of(&parsed).ok_or_else(|| SessionError::BadSimulatorUrl(base_url.clone()))?;
         let credential = InjectedCredential {

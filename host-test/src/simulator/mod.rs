@@ -18,17 +18,18 @@
 //!
 //! # Seed facts tests can rely on (checked by `seed_matches_documented_facts`)
 //! - 520 orders, ids 10001..=10520, order numbers `DM-200001`..=`DM-200520`, created
-//!   2026-01-05..2026-11-20; line item ids from 30001; currencies SEK, EUR and GBP.
-//! - 150 returns, ids 50001..=50150, each on a distinct order; return item ids 70001..
-//! - Return statuses: AWAITING_RETURN 30, IN_TRANSIT 30, AWAITING_REFUND 25,
-//!   AWAITING_EXCHANGE 20, COMPLETED 45. REFUND and EXCHANGE both occur in AWAITING_RETURN,
-//!   IN_TRANSIT and COMPLETED; AWAITING_REFUND is REFUND only, AWAITING_EXCHANGE EXCHANGE only.
-//! - Refund transactions from 90001: one PENDING per AWAITING_REFUND return, a REFUNDED or
-//!   EXTERNALLY_REFUNDED one per COMPLETED REFUND return with approved items, FAILED earlier
-//!   attempts on a few. New ones created over the API continue after the last seeded id.
+//!   2026-01-05..2026-11-20; line item ids 30001..=31490. Currencies: SEK 249, EUR 161,
+//!   GBP 110 orders.
+//! - 150 returns, ids 50001..=50150, each on a distinct order; return item ids 70001..=70372.
+//! - Return statuses (REFUND/EXCHANGE): AWAITING_RETURN 30 (22/8), IN_TRANSIT 30 (22/8),
+//!   AWAITING_REFUND 25 (REFUND only), AWAITING_EXCHANGE 20 (EXCHANGE only), COMPLETED 45
+//!   (34/11, of which 5 had every item rejected).
+//! - Refund transactions 90001..=90060: PENDING 25 (one per AWAITING_REFUND return), REFUNDED
+//!   20, EXTERNALLY_REFUNDED 10 (with externalReference), FAILED 5 (earlier attempts). Refunds
+//!   created over the API continue at 90061.
 //! - Six shopper comments try to instruct an AI agent (`seed::INJECTION_COMMENTS`), each on the
-//!   first item of: the 1st and 2nd AWAITING_RETURN returns, the 1st and 2nd IN_TRANSIT
-//!   returns, the 1st AWAITING_REFUND and the 1st COMPLETED return (by id).
+//!   first item of a return: 50107 and 50117 (AWAITING_RETURN), 50075 and 50081 (IN_TRANSIT),
+//!   50043 (AWAITING_REFUND), 50001 (COMPLETED).
 //!
 //! Find a return for a scenario by query rather than by id, e.g. the first REFUND return of
 //! `GET /merchant/return?status=IN_TRANSIT`.
@@ -69,7 +70,7 @@ pub struct RecordedRequest {
 }
 
 /// Makes the next `count` requests to `/merchant/*` answer `status` with an error body.
-/// Statuses that are not valid HTTP statuses are sent as 500.
+/// A status outside 200..=999 is sent as 500; a 3xx carries `Location: /_sim/redirected`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InjectedFailure {
     pub status: u16,

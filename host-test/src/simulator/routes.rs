@@ -207,7 +207,11 @@ async fn gatekeeper(State(shared): State<Shared>, request: Request, next: Next) 
 }
 
 fn injected_response(failure: &InjectedFailure) -> Response {
-    let status = StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    // A 1xx cannot be a final response, so it is sent as 500 like an invalid status.
+    let status = StatusCode::from_u16(failure.status)
+        .ok()
+        .filter(|status| status.as_u16() >= 200)
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let (code, message) = match status.as_u16() {
         429 => ("TOO_MANY_REQUESTS", "rate limit exceeded; retry later"),
         500 => ("INTERNAL_ERROR", "internal server error"),

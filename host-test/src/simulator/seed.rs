@@ -390,7 +390,7 @@ fn status_for_position(position: usize) -> ReturnStatus {
     if position < COMPLETED_COUNT {
         ReturnStatus::Completed
     } else if position < COMPLETED_COUNT + AWAITING_DECISION_COUNT {
-        if (position - COMPLETED_COUNT) % 9 % 2 == 0 {
+        if ((position - COMPLETED_COUNT) % 9).is_multiple_of(2) {
             ReturnStatus::AwaitingRefund
         } else {
             ReturnStatus::AwaitingExchange
@@ -588,14 +588,14 @@ fn seed_refunds(
                 let settled_at = ret.updated_at;
                 refund.created_at = settled_at - Duration::hours(rng.between(20, 40));
                 refund.completed_at = Some(settled_at);
-                if nth % 3 == 0 {
+                if nth.is_multiple_of(3) {
                     refund.status = RefundStatus::ExternallyRefunded;
-                    refund.method = if nth % 2 == 0 {
+                    refund.method = if nth.is_multiple_of(2) {
                         RefundMethod::External
                     } else {
                         RefundMethod::OriginalPayment
                     };
-                    refund.external_reference = Some(if nth % 2 == 0 {
+                    refund.external_reference = Some(if nth.is_multiple_of(2) {
                         format!("ERP-2026-{:05}", rng.below(100_000))
                     } else {
                         format!("psp_{:012x}", rng.below(1 << 48))

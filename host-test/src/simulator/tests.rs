@@ -181,6 +181,66 @@ fn seed_matches_documented_facts() {
     ];
     assert_eq!(per_status, BTreeMap::from(expected));
 
+    let mut per_resolution = BTreeMap::new();
+    for ret in data.returns.values() {
+        *per_resolution
+            .entry((ret.status.as_str(), ret.resolution.as_str()))
+            .or_insert(0) += 1;
+    }
+    let expected = [
+        (("AWAITING_EXCHANGE", "EXCHANGE"), 20),
+        (("AWAITING_REFUND", "REFUND"), 25),
+        (("AWAITING_RETURN", "EXCHANGE"), 8),
+        (("AWAITING_RETURN", "REFUND"), 22),
+        (("COMPLETED", "EXCHANGE"), 11),
+        (("COMPLETED", "REFUND"), 34),
+        (("IN_TRANSIT", "EXCHANGE"), 8),
+        (("IN_TRANSIT", "REFUND"), 22),
+    ];
+    assert_eq!(per_resolution, BTreeMap::from(expected));
+    let all_rejected = data
+        .returns
+        .values()
+        .filter(|r| r.items.iter().all(|i| i.status == ItemStatus::Rejected))
+        .count();
+    assert_eq!(all_rejected, 5);
+
+    let mut per_currency = BTreeMap::new();
+    for order in data.orders.values() {
+        *per_currency
+            .entry(order.currency_code.as_str())
+            .or_insert(0) += 1;
+    }
+    assert_eq!(
+        per_currency,
+        BTreeMap::from([("EUR", 161), ("GBP", 110), ("SEK", 249)])
+    );
+
+    let mut per_refund_status = BTreeMap::new();
+    for refund in data.refunds.values() {
+        *per_refund_status.entry(refund.status.as_str()).or_insert(0) += 1;
+    }
+    let expected = [
+        ("EXTERNALLY_REFUNDED", 10),
+        ("FAILED", 5),
+        ("PENDING", 25),
+        ("REFUNDED", 20),
+    ];
+    assert_eq!(per_refund_status, BTreeMap::from(expected));
+
+    let line_ids: Vec<u64> = data
+        .orders
+        .values()
+        .flat_map(|o| o.line_items.iter().map(|l| l.id))
+        .collect();
+    assert_eq!(ids(line_ids), (Some(30_001), Some(31_490)));
+    let item_ids: Vec<u64> = data
+        .returns
+        .values()
+        .flat_map(|r| r.items.iter().map(|i| i.id))
+        .collect();
+    assert_eq!(ids(item_ids), (Some(70_001), Some(70_372)));
+
     let comment_of_first_item = |id: u64| data.returns[&id].items[0].comment.clone();
     let planted = [
         (ReturnStatus::AwaitingReturn, 0, 0),
@@ -190,13 +250,15 @@ fn seed_matches_documented_facts() {
         (ReturnStatus::AwaitingRefund, 0, 4),
         (ReturnStatus::Completed, 0, 5),
     ];
-    for (status, nth, comment) in planted {
+    let documented_ids = [50_107, 50_075, 50_081, 50_117, 50_043, 50_001];
+    for ((status, nth, comment), documented_id) in planted.into_iter().zip(documented_ids) {
         let ret = data
             .returns
             .values()
             .filter(|r| r.status == status)
             .nth(nth);
         let ret = ret.expect("return with that status");
+        assert_eq!(ret.id, documented_id);
         assert_eq!(
             comment_of_first_item(ret.id).as_deref(),
             Some(seed::INJECTION_COMMENTS[comment])
@@ -277,7 +339,12 @@ fn partial_approval_refunds_only_approved_quantities() {
     let verdicts = report(&ret, |index| (index == 0, 1));
     let now = datetime!(2026-11-27 12:00 UTC);
     report_returned_items(&mut data, ret.id, &verdicts, now).expect("report accepted");
-    let refund = data.refunds.values().last().cloned().expect("refund created");
+    let refund = data
+        .refunds
+        .values()
+        .last()
+        .cloned()
+        .expect("refund created");
     assert_eq!(refund.return_id, ret.id);
     assert_eq!(refund.status, RefundStatus::Pending);
     assert_eq!(refund.amount, ret.items[0].unit_refund_amount);

@@ -1,0 +1,37 @@
+# Two commands matter: `make demo` (run it) and `make test` (check everything).
+# Every target first makes sure the wasm32-wasip2 target is installed (rustup does not
+# auto-install on these machines; the call is fast when it is present).
+
+CARGO ?= cargo
+HOST := target/release/dema-host
+
+.PHONY: wasm-target plugin build demo test fmt lint unit
+
+wasm-target:
+	@rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2
+
+## The plugin component alone (also built and embedded by the host's build script).
+plugin: wasm-target
+	$(CARGO) build --locked --release -p ingrid-plugin --target wasm32-wasip2
+	@ls -l target/wasm32-wasip2/release/ingrid_plugin.wasm
+
+## The host binary, with the plugin embedded.
+build: wasm-target
+	$(CARGO) build --locked --release -p host-test
+
+## A short scripted session against the embedded Ingrid simulator.
+demo: build
+	$(HOST) demo
+
+fmt: wasm-target
+	$(CARGO) fmt --all -- --check
+
+lint: wasm-target
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --locked -p ingrid-plugin --target wasm32-wasip2 -- -D warnings
+
+unit: wasm-target
+	$(CARGO) test --locked --workspace
+
+## Format check, lints with -D warnings, and every test (end-to-end ones included).
+test: fmt lint unit

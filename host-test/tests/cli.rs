@@ -1,0 +1,93 @@
+//! The `dema-host` binary as a person uses it: bad input gives one clear line and a non-zero
+//! exit, never a panic or a backtrace.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dema-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+/// Runs `dema-host` with a private HOME, config, cache and no key in the environment.
+fn dema_host(args: &[&str]) -> Output {
+    let home = scratch_dir("home");
+    Command::new(env!("CARGO_BIN_EXE_dema-host"))
+        .args(args)
+        .env_remove("INGRID_API_KEY")
+        .env_remove("DEMA_SIM_API_KEY")
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("DEMA_CACHE_DIR", std::env::temp_dir().join(format!("dema-cli-cache-{}", std::process::id())))
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("running dema-host: {e}"))
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A failure a person can read: non-zero, one `error:` line, no panic or backtrace.
+fn assert_one_clear_line(output: &Output, needle: &str) {
+    let err = stderr(output);
+    assert!(!output.status.success(), "should fail: {err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains(needle), "{needle:?} in {err:?}");
+    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+}
+
+#[test]
+fn a_call_lists_returns_from_the_embedded_simulator() {
+    let output = dema_host(&["call", "list_returns", r#"{"status":"AWAITING_REFUND","limit":2}"#]);
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(out.matches("- return ").count(), 2, "{out}");
+    assert!(out.contains("AWAITING_REFUND"), "{out}");
+    assert!(out.contains("cursor \"returns."), "{out}");
+}
+
+#[test]
+fn bad_input_gives_one_clear_line() {
+    let missing = dema_host(&["--plugin", "/nonexistent/plugin.wasm", "tools"]);
+    assert_one_clear_line(&missing, "cannot read the plugin file");
+
+    let not_a_component = scratch_dir("plugin").join("not-a-plugin.wasm");
+    let _ = std::fs::write(&not_a_component, b"hello, I am text");
+    let path = not_a_component.to_string_lossy().into_owned();
+    let garbage = dema_host(&["--plugin", &path, "tools"]);
+    assert_one_clear_line(&garbage, "not a WebAssembly component");
+
+    let unknown = dema_host(&["call", "refund_everything", "{}"]);
+    assert_one_clear_line(&unknown, "unknown tool `refund_everything`");
+
+    let not_json = dema_host(&["call", "list_returns", "{status:"]);
+    assert_one_clear_line(&not_json, "not JSON");
+
+    let schema = dema_host(&["call", "list_returns", r#"{"limit":1000}"#]);
+    assert_one_clear_line(&schema, "limit");
+
+    let no_key = dema_host(&["--live", "tools"]);
+    assert_one_clear_line(&no_key, "no Ingrid API key");
+
+    let foreign_sim = dema_host(&["--sim", "http://192.0.2.1:8080", "tools"]);
+    assert_one_clear_line(&foreign_sim, "--sim must be");
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["tools", "--help"],
+        vec!["call", "--help"],
+        vec!["connect", "--help"],
+        vec!["sim", "--help"],
+        vec!["demo", "--help"],
+    ] {
+        let output = dema_host(&args);
+        assert!(output.status.success(), "{args:?}");
+        assert!(String::from_utf8_lossy(&output.stdout).contains("Usage:"), "{args:?}");
+    }
+}

@@ -1,0 +1,266 @@
+//! End to end: the built component, loaded into the host, calling the simulator over loopback.
+
+use std::sync::{Arc, OnceLock};
+
+use host_test::EMBEDDED_PLUGIN;
+use host_test::bindings::types::ConnectError;
+use host_test::cache::CompileCache;
+use host_test::outbound::Secret;
+use host_test::runtime::{Limits, LoadError, Runtime};
+use host_test::session::{Session, SessionError, Target, ToolCall};
+use host_test::simulator;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// One runtime and one compile cache per test binary: the component is compiled once.
+fn shared() -> (Arc<Runtime>, &'static CompileCache) {
+    static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
+    static CACHE: OnceLock<CompileCache> = OnceLock::new();
+    let runtime = RUNTIME
+        .get_or_init(|| Runtime::new(Limits::default()).unwrap_or_else(|e| panic!("runtime: {e}")))
+        .clone();
+    let cache = CACHE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("dema-e2e-cache-{}", std::process::id()));
+        let cache = CompileCache::at(dir);
+        // Compile once, before the tests race to load it.
+        let digest = hex::encode(Sha256::digest(EMBEDDED_PLUGIN));
+        if let Err(error) = cache.load_or_compile(runtime.engine(), EMBEDDED_PLUGIN, &digest) {
+            panic!("compiling the embedded plugin: {error}");
+        }
+        cache
+    });
+    (runtime, cache)
+}
+
+async fn session() -> Session {
+    let (runtime, cache) = shared();
+    Session::start_with(runtime, EMBEDDED_PLUGIN, Target::EmbeddedSimulator, Some(cache))
+        .await
+        .unwrap_or_else(|e| panic!("session: {e}"))
+}
+
+async fn call_ok(session: &Session, tool: &str, arguments: &str) -> Value {
+    let (outcome, _) = session
+        .call(tool, arguments)
+        .await
+        .unwrap_or_else(|e| panic!("{tool} {arguments}: {e}"));
+    match outcome {
+        ToolCall::Result(result) if !result.is_error => {
+            serde_json::from_str(result.structured.as_deref().unwrap_or("null"))
+                .unwrap_or_else(|e| panic!("structured output is not JSON: {e}"))
+        }
+        other => panic!("{tool} {arguments}: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_returns_filters_through_the_component_and_the_key_stays_in_the_host() {
+    let session = session().await;
+    let page = call_ok(&session, "list_returns", r#"{"status":"IN_TRANSIT","limit":5}"#).await;
+    let rows = page["returns"].as_array().cloned().unwrap_or_default();
+    assert_eq!(rows.len(), 5);
+    assert!(rows.iter().all(|row| row["status"] == "IN_TRANSIT"));
+    assert_eq!(page["countsByStatus"]["IN_TRANSIT"], 5);
+    let cursor = page["nextCursor"].as_str().unwrap_or_default().to_string();
+    assert!(!cursor.is_empty(), "a full page has a next cursor");
+    for row in &rows {
+        let value = row["itemsValue"].as_str().unwrap_or_default();
+        let decimals = value.split('.').nth(1).unwrap_or_default();
+        assert_eq!(decimals.len(), 2, "money as a two-decimal string: {value}");
+    }
+
+    let next = call_ok(
+        &session,
+        "list_returns",
+        &format!(r#"{{"status":"IN_TRANSIT","limit":5,"cursor":"{cursor}"}}"#),
+    )
+    .await;
+    let last_id = rows.last().and_then(|row| row["id"].as_u64()).unwrap_or(0);
+    let next_first = next["returns"][0]["id"].as_u64().unwrap_or(0);
+    assert!(next_first > last_id, "pages continue after the cursor");
+
+    let simulator = session.simulator().unwrap_or_else(|| panic!("embedded simulator"));
+    let requests = simulator.requests();
+    assert_eq!(requests.len(), 2);
+    assert!(requests.iter().all(|r| r.method == "GET" && r.path == "/merchant/return"));
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.api_key.as_deref() == Some(simulator::PRODUCTION_KEY)),
+        "the host injected the key"
+    );
+    assert_eq!(
+        requests[1].query.as_deref(),
+        Some(format!("status=IN_TRANSIT&afterId={last_id}&limit=5").as_str())
+    );
+    session.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_visits_every_return_once() {
+    let session = session().await;
+    let mut cursor: Option<String> = None;
+    let mut ids = Vec::new();
+    let mut by_status = std::collections::BTreeMap::<String, u64>::new();
+    for _ in 0..10 {
+        let arguments = match &cursor {
+            Some(cursor) => format!(r#"{{"limit":100,"cursor":"{cursor}"}}"#),
+            None => r#"{"limit":100}"#.to_string(),
+        };
+        let page = call_ok(&session, "list_returns", &arguments).await;
+        for row in page["returns"].as_array().cloned().unwrap_or_default() {
+            ids.push(row["id"].as_u64().unwrap_or(0));
+        }
+        if let Some(counts) = page["countsByStatus"].as_object() {
+            for (status, count) in counts {
+                *by_status.entry(status.clone()).or_default() += count.as_u64().unwrap_or(0);
+            }
+        }
+        cursor = page["nextCursor"].as_str().map(str::to_string);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(ids.len(), 150, "the simulator's 150 returns");
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ascending and unique");
+    assert_eq!(by_status.len(), 5, "every status appears: {by_status:?}");
+    assert_eq!(by_status.values().sum::<u64>(), 150);
+    session.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_arguments_and_unknown_tools_never_reach_ingrid() {
+    let session = session().await;
+    for arguments in [
+        r#"{"status":"SHIPPED"}"#,
+        r#"{"limit":0}"#,
+        r#"{"orderId":"12"}"#,
+        r#"{"approve":true}"#,
+        r#"{"limit":"#,
+        "[]",
+    ] {
+        let (outcome, _) = session
+            .call("list_returns", arguments)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(outcome, ToolCall::InvalidArguments(_)),
+            "{arguments}: {outcome:?}"
+        );
+    }
+    // Checked by the plugin itself (the schema cannot say it).
+    let (outcome, _) = session
+        .call("list_returns", r#"{"createdFrom":"last tuesday"}"#)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(&outcome, ToolCall::InvalidArguments(m) if m.contains("createdFrom")), "{outcome:?}");
+    let (outcome, _) = session
+        .call("delete_all_returns", "{}")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(outcome, ToolCall::UnknownTool(_)));
+    let simulator = session.simulator().unwrap_or_else(|| panic!("embedded simulator"));
+    assert!(simulator.requests().is_empty(), "nothing was sent");
+    session.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_validates_the_key_and_explains_a_wrong_one() {
+    let session = session().await;
+    assert!(matches!(session.connect().await, Ok(Ok(_))));
+    let simulator = session.simulator().unwrap_or_else(|| panic!("embedded simulator"));
+    let requests = simulator.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].query.as_deref(), Some("limit=1"));
+
+    let (runtime, cache) = shared();
+    for wrong in [simulator::STAGE_KEY, simulator::MERCHANT_PLATFORM_KEY] {
+        let wrong_key = Session::start_with_key(
+            runtime.clone(),
+            EMBEDDED_PLUGIN,
+            Target::Simulator(simulator.base_url()),
+            Some(cache),
+            Some(Secret::new(wrong)),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        match wrong_key.connect().await {
+            Ok(Err(ConnectError::Unauthorized(message))) => {
+                assert!(message.contains("Settings → API Keys"), "{message}");
+                assert!(!message.contains(wrong), "the key is never echoed");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    session.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_manifest_is_read_from_the_component_and_matches_its_tools() {
+    let session = session().await;
+    let manifest = session.plugin().manifest();
+    assert_eq!(manifest.id, "ingrid-returns");
+    assert_eq!(manifest.wit_version, "0.1.0");
+    assert_eq!(manifest.credential_slots[0].header, "x-api-key");
+    let names: Vec<_> = session
+        .plugin()
+        .tools()
+        .iter()
+        .map(|t| t.descriptor.name.clone())
+        .collect();
+    assert_eq!(names, ["list_returns"]);
+    assert_eq!(session.plugin().digest().len(), 64);
+    session.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_that_are_not_plugins_are_refused_with_a_reason() {
+    let (runtime, cache) = shared();
+    let not_wasm = Session::start_with(runtime.clone(), b"#!/bin/sh\necho hi\n", Target::EmbeddedSimulator, Some(cache)).await;
+    assert!(matches!(not_wasm, Err(SessionError::Load(LoadError::Manifest(_)))));
+    // A valid empty core module: WebAssembly, but not a plugin.
+    let empty_module = b"\0asm\x01\0\0\0";
+    match Session::start_with(runtime, empty_module, Target::EmbeddedSimulator, Some(cache)).await {
+        Err(error) => assert!(error.to_string().contains("manifest"), "{error}"),
+        Ok(_) => panic!("an empty module loaded as a plugin"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_simulator_is_reported_not_retried_forever() {
+    let (runtime, cache) = shared();
+    // Bind and drop a listener to get a loopback port with nothing on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let session = Session::start_with(
+        runtime,
+        EMBEDDED_PLUGIN,
+        Target::Simulator(format!("http://127.0.0.1:{port}")),
+        Some(cache),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    match session.connect().await {
+        Ok(Err(ConnectError::Unreachable(message))) => {
+            assert!(message.contains("Could not reach Ingrid"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let (outcome, report) = session
+        .call("list_returns", "{}")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(outcome, ToolCall::Result(ref r) if r.is_error), "{outcome:?}");
+    assert_eq!(report.requests.len(), 3, "three attempts, then a clear error");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulator_url_that_is_not_loopback_is_refused_before_anything_is_sent() {
+    let (runtime, cache) = shared();
+    for url in ["http://10.0.0.1:8080", "https://127.0.0.1:8080", "http://example.com", "ftp://127.0.0.1"] {
+        let result = Session::start_with(runtime.clone(), EMBEDDED_PLUGIN, Target::Simulator(url.into()), Some(cache)).await;
+        assert!(matches!(result, Err(SessionError::BadSimulatorUrl(_))), "{url}");
+    }
+}
