@@ -11,7 +11,10 @@ use std::process::Command;
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let root = manifest_dir.parent().expect("host-test lives in the workspace root").to_path_buf();
+    let root = manifest_dir
+        .parent()
+        .expect("host-test lives in the workspace root")
+        .to_path_buf();
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("set by cargo"));
     let embedded = out_dir.join("ingrid_plugin.wasm");
 
@@ -61,7 +64,10 @@ fn main() {
     );
     command.env("RUSTFLAGS", remap);
     let status = command.status().expect("run cargo to build the plugin");
-    assert!(status.success(), "building the Ingrid plugin for wasm32-wasip2 failed");
+    assert!(
+        status.success(),
+        "building the Ingrid plugin for wasm32-wasip2 failed"
+    );
     let built = target_dir
         .join("wasm32-wasip2")
         .join("release")

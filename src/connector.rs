@@ -16,7 +16,11 @@ use crate::transport::{HttpError, Transport};
 /// Validates the key with one cheap read (`GET /merchant/return?limit=1`) and explains failures.
 pub fn connect(transport: &dyn Transport, ctx: &CallContext) -> Result<ConnectInfo, ConnectError> {
     let client = IngridClient::new(transport, ctx);
-    let request = client.request(Endpoint::ListReturns, &[(query::LIMIT, "1".to_string())], Vec::new());
+    let request = client.request(
+        Endpoint::ListReturns,
+        &[(query::LIMIT, "1".to_string())],
+        Vec::new(),
+    );
     let response = transport.send(&request).map_err(|error| match error {
         HttpError::Denied(reason) => ConnectError::Denied(format!(
             "The host did not allow the request to {}: {reason}",
@@ -71,13 +75,24 @@ pub fn call_tool(
     (tool.run)(&client, ctx, arguments)
 }
 
+/// A list endpoint, how to get one of its items, and the fields both must carry.
+type ProbePair = (Endpoint, fn(u64) -> Endpoint, &'static [&'static str]);
+
 /// The live probe: each read path once (`limit=1`, then a get of the first id), reporting
 /// whether it answered as modelled. Field names only; never values.
 pub fn diagnostics(transport: &dyn Transport, ctx: &CallContext) -> Vec<ProbeCheck> {
     let client = IngridClient::new(transport, ctx);
-    let pairs: [(Endpoint, fn(u64) -> Endpoint, &[&str]); 3] = [
-        (Endpoint::ListOrders, Endpoint::GetOrder, catalog::ORDER_FIELDS),
-        (Endpoint::ListReturns, Endpoint::GetReturn, catalog::RETURN_FIELDS),
+    let pairs: [ProbePair; 3] = [
+        (
+            Endpoint::ListOrders,
+            Endpoint::GetOrder,
+            catalog::ORDER_FIELDS,
+        ),
+        (
+            Endpoint::ListReturns,
+            Endpoint::GetReturn,
+            catalog::RETURN_FIELDS,
+        ),
         (
             Endpoint::ListRefundTransactions,
             Endpoint::GetRefundTransaction,
@@ -86,7 +101,13 @@ pub fn diagnostics(transport: &dyn Transport, ctx: &CallContext) -> Vec<ProbeChe
     ];
     let mut checks = Vec::new();
     for (list, get, fields) in pairs {
-        let (check, first_id) = probe(&client, list, &[(query::LIMIT, "1".to_string())], fields, true);
+        let (check, first_id) = probe(
+            &client,
+            list,
+            &[(query::LIMIT, "1".to_string())],
+            fields,
+            true,
+        );
         checks.push(check);
         match first_id {
             Some(id) => checks.push(probe(&client, get(id), &[], fields, false).0),
@@ -178,19 +199,30 @@ mod tests {
     fn connect_reads_one_return_and_explains_each_failure() {
         let ok = ScriptedTransport::new(vec![json(200, "[]")]);
         assert!(connect(&ok, &context()).is_ok());
-        assert_eq!(ok.sent.borrow()[0].url, "https://ingrid.test/merchant/return?limit=1");
+        assert_eq!(
+            ok.sent.borrow()[0].url,
+            "https://ingrid.test/merchant/return?limit=1"
+        );
 
         let refused = ScriptedTransport::new(vec![json(401, "{}")]);
         match connect(&refused, &context()) {
             Err(ConnectError::Unauthorized(m)) => {
-                assert!(m.contains("not a stage key") && m.contains("support@ingrid.com"), "{m}")
+                assert!(
+                    m.contains("not a stage key") && m.contains("support@ingrid.com"),
+                    "{m}"
+                )
             }
             other => panic!("{other:?}"),
         }
         let down = ScriptedTransport::new(vec![Err(HttpError::NotSent("dns".into()))]);
-        assert!(matches!(connect(&down, &context()), Err(ConnectError::Unreachable(_))));
+        assert!(matches!(
+            connect(&down, &context()),
+            Err(ConnectError::Unreachable(_))
+        ));
         let odd = ScriptedTransport::new(vec![json(418, "{}")]);
-        assert!(matches!(connect(&odd, &context()), Err(ConnectError::Unexpected(m)) if m.contains("418")));
+        assert!(
+            matches!(connect(&odd, &context()), Err(ConnectError::Unexpected(m)) if m.contains("418"))
+        );
     }
 
     #[test]
@@ -214,11 +246,21 @@ mod tests {
         let checks = diagnostics(&transport, &context());
         assert_eq!(checks.len(), 6);
         assert!(!checks[0].as_modelled);
-        assert!(checks[0].missing_fields.contains(&"totalAmount".to_string()));
-        assert_eq!(transport.sent.borrow()[1].url, "https://ingrid.test/merchant/order/10001");
+        assert!(
+            checks[0]
+                .missing_fields
+                .contains(&"totalAmount".to_string())
+        );
+        assert_eq!(
+            transport.sent.borrow()[1].url,
+            "https://ingrid.test/merchant/order/10001"
+        );
         assert!(checks[2].as_modelled, "an empty list is fine");
         assert_eq!(checks[4].status, Some(401));
         let all_text = format!("{checks:?}");
-        assert!(!all_text.contains("DM-1"), "values never appear: {all_text}");
+        assert!(
+            !all_text.contains("DM-1"),
+            "values never appear: {all_text}"
+        );
     }
 }

@@ -27,7 +27,10 @@ mod tests {
         assert_eq!(listed.len(), TOOLS.len());
         for (entry, tool) in listed.iter().zip(TOOLS) {
             assert_eq!(entry["name"], tool.name);
-            assert_eq!(entry["effect"], serde_json::to_value(tool.effect).unwrap_or_default());
+            assert_eq!(
+                entry["effect"],
+                serde_json::to_value(tool.effect).unwrap_or_default()
+            );
             assert_eq!(entry["destructive"], tool.destructive);
             assert_eq!(entry["idempotent"], tool.idempotent);
             assert_eq!(entry["openWorld"], tool.open_world);

@@ -21,7 +21,9 @@ impl CompileCache {
     pub fn default_location() -> Option<CompileCache> {
         let dir = std::env::var_os("DEMA_CACHE_DIR")
             .map(PathBuf::from)
-            .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("dema-host")))
+            .or_else(|| {
+                std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("dema-host"))
+            })
             .or_else(|| std::env::home_dir().map(|home| home.join(".cache").join("dema-host")))?;
         Some(CompileCache { dir })
     }
@@ -38,7 +40,9 @@ impl CompileCache {
         wasm: &[u8],
         digest: &str,
     ) -> Result<Component, String> {
-        let path = self.dir.join(format!("{}.cwasm", cache_key(engine, digest)));
+        let path = self
+            .dir
+            .join(format!("{}.cwasm", cache_key(engine, digest)));
         if self.dir_is_private() && file_is_private(&path) {
             // SAFETY: the file is in our private directory, owned by us with mode 0600, and its
             // name binds the wasm digest, wasmtime version and engine configuration; wasmtime
@@ -47,7 +51,9 @@ impl CompileCache {
                 return Ok(component);
             }
         }
-        let compiled = engine.precompile_component(wasm).map_err(|e| e.to_string())?;
+        let compiled = engine
+            .precompile_component(wasm)
+            .map_err(|e| e.to_string())?;
         if self.ensure_private_dir() {
             let _ = write_atomically(&path, &compiled);
         }

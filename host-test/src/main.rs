@@ -192,7 +192,10 @@ async fn call(
             ExitCode::from(1)
         }
         ToolCall::Proposal(proposal) => {
-            println!("The plugin proposes a change (not applied): {}", proposal.summary);
+            println!(
+                "The plugin proposes a change (not applied): {}",
+                proposal.summary
+            );
             ExitCode::from(1)
         }
         ToolCall::InvalidArguments(message) => {
@@ -217,7 +220,9 @@ fn print_report(report: &CallReport) {
             request.method,
             request.host,
             request.path,
-            request.status.map_or("no response".to_string(), |s| s.to_string()),
+            request
+                .status
+                .map_or("no response".to_string(), |s| s.to_string()),
             request.response_bytes,
             request.duration.as_secs_f64() * 1000.0
         );
@@ -248,7 +253,10 @@ async fn run_simulator(port: u16) -> Result<ExitCode, String> {
         .await
         .map_err(|e| format!("could not start the simulator on {addr}: {e}"))?;
     println!("Ingrid simulator listening on {}", handle.base_url());
-    println!("Point commands at it with: dema-host --sim {} tools", handle.base_url());
+    println!(
+        "Point commands at it with: dema-host --sim {} tools",
+        handle.base_url()
+    );
     println!("Press Ctrl-C to stop.");
     let _ = tokio::signal::ctrl_c().await;
     handle.shutdown().await;
@@ -259,7 +267,10 @@ async fn run_simulator(port: u16) -> Result<ExitCode, String> {
 /// a mistake explained.
 async fn demo(cli: &Cli) -> Result<ExitCode, String> {
     let session = start_session(cli).await?;
-    println!("== Ingrid Returns plugin in the Dema host, against {}", session.base_url());
+    println!(
+        "== Ingrid Returns plugin in the Dema host, against {}",
+        session.base_url()
+    );
     println!(
         "   plugin {} {} (sha256 {}…)\n",
         session.plugin().manifest().id,
@@ -276,7 +287,10 @@ async fn demo(cli: &Cli) -> Result<ExitCode, String> {
     println!();
     let steps = [
         ("list_returns", r#"{"status":"IN_TRANSIT","limit":5}"#),
-        ("list_returns", r#"{"status":"AWAITING_REFUND","createdFrom":"2026-06-01T00:00:00Z","limit":3}"#),
+        (
+            "list_returns",
+            r#"{"status":"AWAITING_REFUND","createdFrom":"2026-06-01T00:00:00Z","limit":3}"#,
+        ),
         ("list_returns", r#"{"status":"SHIPPED"}"#),
     ];
     let mut cursor = None;
@@ -294,7 +308,12 @@ async fn demo(cli: &Cli) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn show_call(session: &Session, tool: &str, arguments: &str, verbose: bool) -> Result<(), String> {
+async fn show_call(
+    session: &Session,
+    tool: &str,
+    arguments: &str,
+    verbose: bool,
+) -> Result<(), String> {
     println!("$ dema-host call {tool} '{arguments}'");
     let code = call(session, tool, arguments, false, verbose).await?;
     if code != ExitCode::SUCCESS {

@@ -87,7 +87,9 @@ impl Manifest {
     /// Reads the manifest of a component's bytes.
     pub fn from_component(bytes: &[u8]) -> Result<Manifest, ManifestError> {
         if !bytes.starts_with(b"\0asm") {
-            return Err(ManifestError::NotWasm("it does not start with the wasm magic bytes".into()));
+            return Err(ManifestError::NotWasm(
+                "it does not start with the wasm magic bytes".into(),
+            ));
         }
         let mut sections = Vec::new();
         for payload in Parser::new(0).parse_all(bytes) {

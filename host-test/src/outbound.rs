@@ -184,8 +184,7 @@ impl Outbound {
         let record_path = prepared.url.path().to_string();
         let method = prepared.method;
         let started = Instant::now();
-        let outcome =
-            tokio::task::spawn_blocking(move || exchange(&agent, prepared, limit)).await;
+        let outcome = tokio::task::spawn_blocking(move || exchange(&agent, prepared, limit)).await;
         let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(_) => Err(HttpError::OutcomeUnknown(
@@ -215,7 +214,9 @@ impl Outbound {
         let url = Url::parse(&request.url)
             .map_err(|error| HttpError::Denied(format!("not a valid absolute URL: {error}")))?;
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(HttpError::Denied("URLs with user info are not allowed".to_string()));
+            return Err(HttpError::Denied(
+                "URLs with user info are not allowed".to_string(),
+            ));
         }
         match Origin::of(&url) {
             Some(origin) if origin == config.allowed => {}
@@ -241,7 +242,10 @@ impl Outbound {
                     header.name
                 )));
             }
-            if matches!(name.as_str(), "host" | "content-length" | "transfer-encoding" | "connection") {
+            if matches!(
+                name.as_str(),
+                "host" | "content-length" | "transfer-encoding" | "connection"
+            ) {
                 return Err(HttpError::Denied(format!(
                     "the plugin may not set the `{}` header",
                     header.name
@@ -433,9 +437,156 @@ pub fn redact_str(text: &str, secret: &str) -> String {
 mod tests {
     use super::*;
 
+    const KEY: &str = "canary-key-0f9e8d7c";
+
+    fn outbound() -> Outbound {
+        let allowed = Origin {
+            scheme: "https".into(),
+            host: "api.turnr.se".into(),
+            port: 443,
+        };
+        let credential = InjectedCredential {
+            slot: "ingrid-api-key".into(),
+            header: "x-api-key".into(),
+            secret: Secret::new(KEY),
+        };
+        Outbound::new(Arc::new(OutboundConfig::new(
+            allowed,
+            Some(credential),
+            HttpLimits::default(),
+        )))
+    }
+
+    fn get(url: &str) -> Request {
+        Request {
+            method: Method::Get,
+            url: url.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            credential: Some("ingrid-api-key".into()),
+            timeout_ms: None,
+        }
+    }
+
+    fn later() -> Instant {
+        Instant::now() + Duration::from_secs(5)
+    }
+
+    #[test]
+    fn only_the_granted_origin_is_reachable() {
+        let outbound = outbound();
+        assert!(
+            outbound
+                .prepare(get("https://api.turnr.se/merchant/return"), later())
+                .is_ok()
+        );
+        for url in [
+            "http://api.turnr.se/merchant/return",
+            "https://api.turnr.se:8443/merchant/return",
+            "https://api.turnr.se.evil.test/merchant/return",
+            "https://169.254.169.254/latest/meta-data",
+            "https://user:pw@api.turnr.se/merchant/return",
+            "not a url",
+        ] {
+            assert!(
+                matches!(
+                    outbound.prepare(get(url), later()),
+                    Err(HttpError::Denied(_))
+                ),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_guest_cannot_set_credentials_or_write_without_approval() {
+        let outbound = outbound();
+        for name in ["x-api-key", "X-Api-Key", "Authorization"] {
+            let mut request = get("https://api.turnr.se/merchant/return");
+            request.headers.push(Header {
+                name: name.into(),
+                value: "guessed".into(),
+            });
+            assert!(
+                matches!(
+                    outbound.prepare(request, later()),
+                    Err(HttpError::Denied(_))
+                ),
+                "{name}"
+            );
+        }
+        let mut post = get("https://api.turnr.se/merchant/return/1/returned-items");
+        post.method = Method::Post;
+        assert!(matches!(
+            outbound.prepare(post, later()),
+            Err(HttpError::ConfirmationRequired(_))
+        ));
+        let mut other_slot = get("https://api.turnr.se/merchant/return");
+        other_slot.credential = Some("someone-elses-key".into());
+        assert!(matches!(
+            outbound.prepare(other_slot, later()),
+            Err(HttpError::Denied(_))
+        ));
+    }
+
+    #[test]
+    fn the_key_is_added_by_the_host_and_the_deadline_bounds_the_timeout() {
+        let outbound = outbound();
+        let prepared = outbound
+            .prepare(get("https://api.turnr.se/merchant/return"), later())
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            prepared
+                .secret_header
+                .as_ref()
+                .map(|(h, s)| (h.as_str(), s.expose())),
+            Some(("x-api-key", KEY))
+        );
+        assert!(prepared.timeout <= Duration::from_secs(5));
+        assert!(
+            !format!("{:?}", prepared.secret_header).contains(KEY),
+            "Debug never shows it"
+        );
+        let past = Instant::now();
+        assert!(matches!(
+            outbound.prepare(get("https://api.turnr.se/merchant/return"), past),
+            Err(HttpError::Timeout(_))
+        ));
+        let mut huge = get("https://api.turnr.se/merchant/return");
+        huge.body = vec![b'x'; (1 << 20) + 1];
+        assert!(matches!(
+            outbound.prepare(huge, later()),
+            Err(HttpError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn responses_are_redacted_before_the_guest_sees_them() {
+        let outbound = outbound();
+        let echoed = Response {
+            status: 200,
+            headers: vec![Header {
+                name: "x-echo".into(),
+                value: format!("key={KEY}"),
+            }],
+            body: format!("{{\"yourKey\":\"{KEY}\"}}").into_bytes(),
+        };
+        let redacted = outbound.redact(echoed);
+        assert!(!String::from_utf8_lossy(&redacted.body).contains(KEY));
+        assert!(!redacted.headers[0].value.contains(KEY));
+        assert!(
+            outbound
+                .redact_text(&format!("trap: {KEY}"))
+                .contains("[REDACTED]")
+        );
+    }
+
     #[test]
     fn redaction_replaces_every_occurrence() {
-        assert_eq!(redact_bytes(b"kkey-key-", b"key"), b"k[REDACTED]-[REDACTED]-");
+        assert_eq!(
+            redact_bytes(b"kkey-key-", b"key"),
+            b"k[REDACTED]-[REDACTED]-"
+        );
         assert_eq!(redact_bytes(b"ke", b"key"), b"ke");
         assert_eq!(redact_str("a key b", "key"), "a [REDACTED] b");
     }

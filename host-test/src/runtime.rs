@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker, ResourceTable, types::ComponentItem};
 use wasmtime::{Config, Engine, Store, StoreContextMut, UpdateDeadline};
-use wasmtime_wasi::p2::bindings as wasi;
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
 use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
+use wasmtime_wasi::p2::bindings as wasi;
 use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -193,13 +193,22 @@ impl Runtime {
 
 fn link_wasi(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     wasmtime_wasi_io::add_to_linker_async(linker)?;
-    wasi::clocks::wall_clock::add_to_linker::<CallState, WasiClocks>(linker, <CallState as WasiClocksView>::clocks)?;
+    wasi::clocks::wall_clock::add_to_linker::<CallState, WasiClocks>(
+        linker,
+        <CallState as WasiClocksView>::clocks,
+    )?;
     wasi::clocks::monotonic_clock::add_to_linker::<CallState, WasiClocks>(
         linker,
         <CallState as WasiClocksView>::clocks,
     )?;
-    wasi::random::random::add_to_linker::<CallState, WasiRandom>(linker, <CallState as WasiRandomView>::random)?;
-    wasi::random::insecure::add_to_linker::<CallState, WasiRandom>(linker, <CallState as WasiRandomView>::random)?;
+    wasi::random::random::add_to_linker::<CallState, WasiRandom>(
+        linker,
+        <CallState as WasiRandomView>::random,
+    )?;
+    wasi::random::insecure::add_to_linker::<CallState, WasiRandom>(
+        linker,
+        <CallState as WasiRandomView>::random,
+    )?;
     wasi::random::insecure_seed::add_to_linker::<CallState, WasiRandom>(
         linker,
         <CallState as WasiRandomView>::random,
@@ -207,15 +216,39 @@ fn link_wasi(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     // The cli interfaces Rust's std imports, backed by an empty context: no arguments, no
     // environment variables, stdin empty, stdout and stderr discarded.
     wasi::cli::exit::add_to_linker::<CallState, WasiCli>(linker, <CallState as WasiCliView>::cli)?;
-    wasi::cli::environment::add_to_linker::<CallState, WasiCli>(linker, <CallState as WasiCliView>::cli)?;
+    wasi::cli::environment::add_to_linker::<CallState, WasiCli>(
+        linker,
+        <CallState as WasiCliView>::cli,
+    )?;
     wasi::cli::stdin::add_to_linker::<CallState, WasiCli>(linker, <CallState as WasiCliView>::cli)?;
-    wasi::cli::stdout::add_to_linker::<CallState, WasiCli>(linker, <CallState as WasiCliView>::cli)?;
-    wasi::cli::stderr::add_to_linker::<CallState, WasiCli>(linker, <CallState as WasiCliView>::cli)?;
-    wasi::cli::terminal_input::add_to_linker::<CallState, WasiCli>(linker, <CallState as WasiCliView>::cli)?;
-    wasi::cli::terminal_output::add_to_linker::<CallState, WasiCli>(linker, <CallState as WasiCliView>::cli)?;
-    wasi::cli::terminal_stdin::add_to_linker::<CallState, WasiCli>(linker, <CallState as WasiCliView>::cli)?;
-    wasi::cli::terminal_stdout::add_to_linker::<CallState, WasiCli>(linker, <CallState as WasiCliView>::cli)?;
-    wasi::cli::terminal_stderr::add_to_linker::<CallState, WasiCli>(linker, <CallState as WasiCliView>::cli)?;
+    wasi::cli::stdout::add_to_linker::<CallState, WasiCli>(
+        linker,
+        <CallState as WasiCliView>::cli,
+    )?;
+    wasi::cli::stderr::add_to_linker::<CallState, WasiCli>(
+        linker,
+        <CallState as WasiCliView>::cli,
+    )?;
+    wasi::cli::terminal_input::add_to_linker::<CallState, WasiCli>(
+        linker,
+        <CallState as WasiCliView>::cli,
+    )?;
+    wasi::cli::terminal_output::add_to_linker::<CallState, WasiCli>(
+        linker,
+        <CallState as WasiCliView>::cli,
+    )?;
+    wasi::cli::terminal_stdin::add_to_linker::<CallState, WasiCli>(
+        linker,
+        <CallState as WasiCliView>::cli,
+    )?;
+    wasi::cli::terminal_stdout::add_to_linker::<CallState, WasiCli>(
+        linker,
+        <CallState as WasiCliView>::cli,
+    )?;
+    wasi::cli::terminal_stderr::add_to_linker::<CallState, WasiCli>(
+        linker,
+        <CallState as WasiCliView>::cli,
+    )?;
     Ok(())
 }
 
@@ -408,12 +441,18 @@ impl Plugin {
             Ok(types::ToolOutcome::Proposal(proposal)) => {
                 proposal.summary.len()
                     + proposal.details.len()
-                    + proposal.writes.iter().map(|w| w.url.len() + w.body.len()).sum::<usize>()
+                    + proposal
+                        .writes
+                        .iter()
+                        .map(|w| w.url.len() + w.body.len())
+                        .sum::<usize>()
             }
             Err(_) => 0,
         };
         if size > self.runtime.limits.max_output_bytes {
-            return Err(CallFailure::OutputTooLarge(self.runtime.limits.max_output_bytes));
+            return Err(CallFailure::OutputTooLarge(
+                self.runtime.limits.max_output_bytes,
+            ));
         }
         Ok((outcome, report))
     }
@@ -526,7 +565,12 @@ impl Plugin {
             )));
         }
         let listed_names: Vec<&str> = listed.iter().map(|t| t.name.as_str()).collect();
-        let manifest_names: Vec<&str> = self.manifest.tools.iter().map(|t| t.name.as_str()).collect();
+        let manifest_names: Vec<&str> = self
+            .manifest
+            .tools
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
         if listed_names != manifest_names {
             return Err(LoadError::ManifestMismatch(format!(
                 "it lists {listed_names:?} but its manifest declares {manifest_names:?}"

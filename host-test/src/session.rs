@@ -33,7 +33,9 @@ pub enum Target {
 pub enum SessionError {
     #[error("{0}")]
     Credentials(#[from] credentials::CredentialError),
-    #[error("--sim must be an http URL of a simulator on this machine (e.g. http://127.0.0.1:8080), not {0:?}")]
+    #[error(
+        "--sim must be an http URL of a simulator on this machine (e.g. http://127.0.0.1:8080), not {0:?}"
+    )]
     BadSimulatorUrl(String),
     #[error("could not start the simulator: {0}")]
     Simulator(String),
@@ -110,14 +112,20 @@ impl Session {
             }
         };
         let secret = key.unwrap_or(usual_key);
-        let parsed = Url::parse(&base_url).map_err(|_| SessionError::BadSimulatorUrl(base_url.clone()))?;
-        let allowed = Origin::of(&parsed).ok_or_else(|| SessionError::BadSimulatorUrl(base_url.clone()))?;
+        let parsed =
+            Url::parse(&base_url).map_err(|_| SessionError::BadSimulatorUrl(base_url.clone()))?;
+        let allowed =
+            Origin::of(&parsed).ok_or_else(|| SessionError::BadSimulatorUrl(base_url.clone()))?;
         let credential = InjectedCredential {
             slot: credentials::SLOT.to_string(),
             header: "x-api-key".to_string(),
             secret,
         };
-        let outbound = Arc::new(OutboundConfig::new(allowed, Some(credential), HttpLimits::default()));
+        let outbound = Arc::new(OutboundConfig::new(
+            allowed,
+            Some(credential),
+            HttpLimits::default(),
+        ));
         let plugin = runtime.load(wasm, cache, outbound).await?;
         Ok(Session {
             plugin,
@@ -152,7 +160,10 @@ impl Session {
         arguments_json: &str,
     ) -> Result<(ToolCall, CallReport), CallFailure> {
         let Some(host_tool) = self.plugin.tool(tool) else {
-            return Ok((ToolCall::UnknownTool(tool.to_string()), CallReport::default()));
+            return Ok((
+                ToolCall::UnknownTool(tool.to_string()),
+                CallReport::default(),
+            ));
         };
         let arguments: serde_json::Value = match serde_json::from_str(arguments_json) {
             Ok(arguments) => arguments,
@@ -202,14 +213,16 @@ impl Session {
 }
 
 fn simulator_key() -> Secret {
-    Secret::new(std::env::var(SIM_KEY_ENV).unwrap_or_else(|_| simulator::PRODUCTION_KEY.to_string()))
+    Secret::new(
+        std::env::var(SIM_KEY_ENV).unwrap_or_else(|_| simulator::PRODUCTION_KEY.to_string()),
+    )
 }
 
 /// Host-side development policy: plain http is allowed only to a loopback simulator.
 fn check_simulator_url(url: &str) -> Result<(), SessionError> {
     let bad = || SessionError::BadSimulatorUrl(url.to_string());
     let parsed = Url::parse(url).map_err(|_| bad())?;
-    if parsed.scheme() != "http" || parsed.path().trim_end_matches('/') != "" {
+    if parsed.scheme() != "http" || !parsed.path().trim_end_matches('/').is_empty() {
         return Err(bad());
     }
     let loopback = match parsed.host() {

@@ -19,7 +19,10 @@ fn dema_host(args: &[&str]) -> Output {
         .env_remove("DEMA_SIM_API_KEY")
         .env("HOME", &home)
         .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("DEMA_CACHE_DIR", std::env::temp_dir().join(format!("dema-cli-cache-{}", std::process::id())))
+        .env(
+            "DEMA_CACHE_DIR",
+            std::env::temp_dir().join(format!("dema-cli-cache-{}", std::process::id())),
+        )
         .env("RUST_BACKTRACE", "1")
         .output()
         .unwrap_or_else(|e| panic!("running dema-host: {e}"))
@@ -36,12 +39,19 @@ fn assert_one_clear_line(output: &Output, needle: &str) {
     assert_eq!(err.lines().count(), 1, "one line: {err:?}");
     assert!(err.starts_with("error: "), "{err}");
     assert!(err.contains(needle), "{needle:?} in {err:?}");
-    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_call_lists_returns_from_the_embedded_simulator() {
-    let output = dema_host(&["call", "list_returns", r#"{"status":"AWAITING_REFUND","limit":2}"#]);
+    let output = dema_host(&[
+        "call",
+        "list_returns",
+        r#"{"status":"AWAITING_REFUND","limit":2}"#,
+    ]);
     let out = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(out.matches("- return ").count(), 2, "{out}");
@@ -88,6 +98,9 @@ fn every_command_has_help() {
     ] {
         let output = dema_host(&args);
         assert!(output.status.success(), "{args:?}");
-        assert!(String::from_utf8_lossy(&output.stdout).contains("Usage:"), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("Usage:"),
+            "{args:?}"
+        );
     }
 }

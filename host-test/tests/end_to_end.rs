@@ -34,9 +34,14 @@ fn shared() -> (Arc<Runtime>, &'static CompileCache) {
 
 async fn session() -> Session {
     let (runtime, cache) = shared();
-    Session::start_with(runtime, EMBEDDED_PLUGIN, Target::EmbeddedSimulator, Some(cache))
-        .await
-        .unwrap_or_else(|e| panic!("session: {e}"))
+    Session::start_with(
+        runtime,
+        EMBEDDED_PLUGIN,
+        Target::EmbeddedSimulator,
+        Some(cache),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("session: {e}"))
 }
 
 async fn call_ok(session: &Session, tool: &str, arguments: &str) -> Value {
@@ -56,7 +61,12 @@ async fn call_ok(session: &Session, tool: &str, arguments: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_returns_filters_through_the_component_and_the_key_stays_in_the_host() {
     let session = session().await;
-    let page = call_ok(&session, "list_returns", r#"{"status":"IN_TRANSIT","limit":5}"#).await;
+    let page = call_ok(
+        &session,
+        "list_returns",
+        r#"{"status":"IN_TRANSIT","limit":5}"#,
+    )
+    .await;
     let rows = page["returns"].as_array().cloned().unwrap_or_default();
     assert_eq!(rows.len(), 5);
     assert!(rows.iter().all(|row| row["status"] == "IN_TRANSIT"));
@@ -79,10 +89,16 @@ async fn list_returns_filters_through_the_component_and_the_key_stays_in_the_hos
     let next_first = next["returns"][0]["id"].as_u64().unwrap_or(0);
     assert!(next_first > last_id, "pages continue after the cursor");
 
-    let simulator = session.simulator().unwrap_or_else(|| panic!("embedded simulator"));
+    let simulator = session
+        .simulator()
+        .unwrap_or_else(|| panic!("embedded simulator"));
     let requests = simulator.requests();
     assert_eq!(requests.len(), 2);
-    assert!(requests.iter().all(|r| r.method == "GET" && r.path == "/merchant/return"));
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.method == "GET" && r.path == "/merchant/return")
+    );
     assert!(
         requests
             .iter()
@@ -153,13 +169,18 @@ async fn bad_arguments_and_unknown_tools_never_reach_ingrid() {
         .call("list_returns", r#"{"createdFrom":"last tuesday"}"#)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(matches!(&outcome, ToolCall::InvalidArguments(m) if m.contains("createdFrom")), "{outcome:?}");
+    assert!(
+        matches!(&outcome, ToolCall::InvalidArguments(m) if m.contains("createdFrom")),
+        "{outcome:?}"
+    );
     let (outcome, _) = session
         .call("delete_all_returns", "{}")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(outcome, ToolCall::UnknownTool(_)));
-    let simulator = session.simulator().unwrap_or_else(|| panic!("embedded simulator"));
+    let simulator = session
+        .simulator()
+        .unwrap_or_else(|| panic!("embedded simulator"));
     assert!(simulator.requests().is_empty(), "nothing was sent");
     session.shutdown().await;
 }
@@ -168,7 +189,9 @@ async fn bad_arguments_and_unknown_tools_never_reach_ingrid() {
 async fn connect_validates_the_key_and_explains_a_wrong_one() {
     let session = session().await;
     assert!(matches!(session.connect().await, Ok(Ok(_))));
-    let simulator = session.simulator().unwrap_or_else(|| panic!("embedded simulator"));
+    let simulator = session
+        .simulator()
+        .unwrap_or_else(|| panic!("embedded simulator"));
     let requests = simulator.requests();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].query.as_deref(), Some("limit=1"));
@@ -216,11 +239,27 @@ async fn the_manifest_is_read_from_the_component_and_matches_its_tools() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_that_are_not_plugins_are_refused_with_a_reason() {
     let (runtime, cache) = shared();
-    let not_wasm = Session::start_with(runtime.clone(), b"#!/bin/sh\necho hi\n", Target::EmbeddedSimulator, Some(cache)).await;
-    assert!(matches!(not_wasm, Err(SessionError::Load(LoadError::Manifest(_)))));
+    let not_wasm = Session::start_with(
+        runtime.clone(),
+        b"#!/bin/sh\necho hi\n",
+        Target::EmbeddedSimulator,
+        Some(cache),
+    )
+    .await;
+    assert!(matches!(
+        not_wasm,
+        Err(SessionError::Load(LoadError::Manifest(_)))
+    ));
     // A valid empty core module: WebAssembly, but not a plugin.
     let empty_module = b"\0asm\x01\0\0\0";
-    match Session::start_with(runtime, empty_module, Target::EmbeddedSimulator, Some(cache)).await {
+    match Session::start_with(
+        runtime,
+        empty_module,
+        Target::EmbeddedSimulator,
+        Some(cache),
+    )
+    .await
+    {
         Err(error) => assert!(error.to_string().contains("manifest"), "{error}"),
         Ok(_) => panic!("an empty module loaded as a plugin"),
     }
@@ -252,15 +291,36 @@ async fn an_unreachable_simulator_is_reported_not_retried_forever() {
         .call("list_returns", "{}")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(matches!(outcome, ToolCall::Result(ref r) if r.is_error), "{outcome:?}");
-    assert_eq!(report.requests.len(), 3, "three attempts, then a clear error");
+    assert!(
+        matches!(outcome, ToolCall::Result(ref r) if r.is_error),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        report.requests.len(),
+        3,
+        "three attempts, then a clear error"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulator_url_that_is_not_loopback_is_refused_before_anything_is_sent() {
     let (runtime, cache) = shared();
-    for url in ["http://10.0.0.1:8080", "https://127.0.0.1:8080", "http://example.com", "ftp://127.0.0.1"] {
-        let result = Session::start_with(runtime.clone(), EMBEDDED_PLUGIN, Target::Simulator(url.into()), Some(cache)).await;
-        assert!(matches!(result, Err(SessionError::BadSimulatorUrl(_))), "{url}");
+    for url in [
+        "http://10.0.0.1:8080",
+        "https://127.0.0.1:8080",
+        "http://example.com",
+        "ftp://127.0.0.1",
+    ] {
+        let result = Session::start_with(
+            runtime.clone(),
+            EMBEDDED_PLUGIN,
+            Target::Simulator(url.into()),
+            Some(cache),
+        )
+        .await;
+        assert!(
+            matches!(result, Err(SessionError::BadSimulatorUrl(_))),
+            "{url}"
+        );
     }
 }

@@ -60,7 +60,12 @@ impl<'a> IngridClient<'a> {
     }
 
     /// One request as it goes to the host: the key by slot name, never by value.
-    pub fn request(&self, endpoint: Endpoint, query: &[(&str, String)], body: Vec<u8>) -> HttpRequest {
+    pub fn request(
+        &self,
+        endpoint: Endpoint,
+        query: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> HttpRequest {
         let mut headers = vec![("accept".to_string(), "application/json".to_string())];
         if !body.is_empty() {
             headers.push(("content-type".to_string(), "application/json".to_string()));
@@ -158,7 +163,10 @@ fn retry_after_secs(response: &HttpResponse) -> Option<u64> {
 }
 
 /// A 2xx response passes; anything else becomes an [`IngridError::Status`].
-pub fn check_status(response: HttpResponse, subject: &Subject) -> Result<HttpResponse, IngridError> {
+pub fn check_status(
+    response: HttpResponse,
+    subject: &Subject,
+) -> Result<HttpResponse, IngridError> {
     if (200..300).contains(&response.status) {
         return Ok(response);
     }

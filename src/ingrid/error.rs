@@ -107,12 +107,16 @@ fn describe_status(
              its current status.{trace}"
         ),
         422 => format!("Ingrid rejected the request for {subject} (HTTP 422).{said}{trace}"),
-        400 => format!("Ingrid rejected the request for {subject} as invalid (HTTP 400).{said}{trace}"),
+        400 => {
+            format!("Ingrid rejected the request for {subject} as invalid (HTTP 400).{said}{trace}")
+        }
         429 => match retry_after_secs {
             Some(secs) => format!(
                 "Ingrid is rate limiting requests (HTTP 429); retry after {secs} s.{said}{trace}"
             ),
-            None => format!("Ingrid is rate limiting requests (HTTP 429); retry shortly.{said}{trace}"),
+            None => {
+                format!("Ingrid is rate limiting requests (HTTP 429); retry shortly.{said}{trace}")
+            }
         },
         500..=599 => format!(
             "Ingrid is unavailable right now (HTTP {status}); try again in a few minutes.{said}{trace}"
@@ -155,11 +159,17 @@ mod tests {
     #[test]
     fn each_status_reads_as_advice() {
         let unauthorized = status_error(401, Subject::Returns).to_string();
-        assert!(unauthorized.contains("production Returns API key"), "{unauthorized}");
+        assert!(
+            unauthorized.contains("production Returns API key"),
+            "{unauthorized}"
+        );
         assert!(unauthorized.contains("not a stage key"), "{unauthorized}");
         assert!(unauthorized.contains("t-1"), "{unauthorized}");
         let missing = status_error(404, Subject::Return(50001)).to_string();
-        assert!(missing.starts_with("return 50001 does not exist"), "{missing}");
+        assert!(
+            missing.starts_with("return 50001 does not exist"),
+            "{missing}"
+        );
         let limited = status_error(429, Subject::Returns).to_string();
         assert!(limited.contains("retry after 7 s"), "{limited}");
         let down = status_error(503, Subject::Returns).to_string();

@@ -11,7 +11,8 @@ use crate::ingrid::catalog;
 
 /// Decodes a tool's arguments; serde's message names the offending field.
 pub fn decode<T: DeserializeOwned>(arguments: Value) -> Result<T, CallError> {
-    serde_json::from_value(arguments).map_err(|error| CallError::InvalidArguments(error.to_string()))
+    serde_json::from_value(arguments)
+        .map_err(|error| CallError::InvalidArguments(error.to_string()))
 }
 
 /// Checks an RFC 3339 timestamp and passes it on unchanged.

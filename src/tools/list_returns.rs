@@ -7,10 +7,10 @@ use serde_json::Value;
 
 use super::{Tool, args, text};
 use crate::api::{CallContext, CallError, Effect, ToolOutcome, ToolResult};
+use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{Endpoint, query};
 use crate::ingrid::error::Subject;
 use crate::ingrid::models::{Return, money};
-use crate::ingrid::IngridClient;
 
 const CURSOR_KIND: &str = "returns";
 
@@ -88,7 +88,11 @@ struct Row {
     items_value: String,
 }
 
-fn run(client: &IngridClient, _ctx: &CallContext, arguments: Value) -> Result<ToolOutcome, CallError> {
+fn run(
+    client: &IngridClient,
+    _ctx: &CallContext,
+    arguments: Value,
+) -> Result<ToolOutcome, CallError> {
     let arguments: Arguments = args::decode(arguments)?;
     let limit = args::limit(arguments.limit)?;
     let after_id = args::decode_cursor(CURSOR_KIND, arguments.cursor.as_deref())?;
@@ -111,18 +115,23 @@ fn run(client: &IngridClient, _ctx: &CallContext, arguments: Value) -> Result<To
     }
     request_query.push((query::LIMIT, limit.to_string()));
 
-    let page: Vec<Return> = match client.get(Endpoint::ListReturns, &request_query, Subject::Returns) {
-        Ok(page) => page,
-        Err(error) => return Ok(ToolOutcome::Result(ToolResult::error(error.to_string()))),
-    };
+    let page: Vec<Return> =
+        match client.get(Endpoint::ListReturns, &request_query, Subject::Returns) {
+            Ok(page) => page,
+            Err(error) => return Ok(ToolOutcome::Result(ToolResult::error(error.to_string()))),
+        };
     // Modelled: a page shorter than `limit` is the last one.
     let next_cursor = (page.len() == limit as usize)
-        .then(|| page.last().map(|last| args::encode_cursor(CURSOR_KIND, last.id)))
+        .then(|| {
+            page.last()
+                .map(|last| args::encode_cursor(CURSOR_KIND, last.id))
+        })
         .flatten();
     let output = summarise(page, next_cursor);
     let text = render(&output, &filters);
-    let structured = serde_json::to_string(&output)
-        .map_err(|error| CallError::Internal(format!("serialising list_returns output: {error}")))?;
+    let structured = serde_json::to_string(&output).map_err(|error| {
+        CallError::Internal(format!("serialising list_returns output: {error}"))
+    })?;
     Ok(ToolOutcome::Result(ToolResult {
         text,
         structured: Some(structured),
@@ -165,7 +174,11 @@ fn render(output: &Output, filters: &[(&str, String)]) -> String {
         let described: Vec<String> = filters.iter().map(|(k, v)| format!("{k}={v}")).collect();
         format!(" matching {}", described.join(", "))
     };
-    let noun = if output.count == 1 { "return" } else { "returns" };
+    let noun = if output.count == 1 {
+        "return"
+    } else {
+        "returns"
+    };
     lines.push(format!("{} {noun}{filtered} on this page.", output.count));
     for row in &output.returns {
         lines.push(format!(
@@ -190,7 +203,9 @@ fn render(output: &Output, filters: &[(&str, String)]) -> String {
         lines.push(format!("By status: {}.", counts.join(", ")));
     }
     match &output.next_cursor {
-        Some(cursor) => lines.push(format!("More returns: call again with cursor \"{cursor}\".")),
+        Some(cursor) => lines.push(format!(
+            "More returns: call again with cursor \"{cursor}\"."
+        )),
         None => lines.push("This is the last page.".to_string()),
     }
     lines.join("\n")
@@ -233,7 +248,8 @@ mod tests {
         assert_eq!(sent[0].credential.as_deref(), Some("ingrid-api-key"));
         assert!(sent[0].headers.iter().all(|(name, _)| name != "x-api-key"));
         let structured: serde_json::Value =
-            serde_json::from_str(result.structured.as_deref().unwrap_or("null")).unwrap_or_default();
+            serde_json::from_str(result.structured.as_deref().unwrap_or("null"))
+                .unwrap_or_default();
         assert_eq!(structured["count"], 2);
         assert_eq!(structured["returns"][0]["itemsValue"], "998.10");
         assert_eq!(structured["returns"][0]["itemQuantity"], 3);
@@ -241,7 +257,11 @@ mod tests {
         assert_eq!(structured["countsByStatus"]["COMPLETED"], 1);
         assert!(result.text.contains("return 50001"), "{}", result.text);
         assert!(result.text.contains("998.10 SEK"), "{}", result.text);
-        assert!(result.text.contains("cursor \"returns.50002\""), "{}", result.text);
+        assert!(
+            result.text.contains("cursor \"returns.50002\""),
+            "{}",
+            result.text
+        );
     }
 
     #[test]
@@ -254,7 +274,12 @@ mod tests {
             "https://ingrid.test/merchant/return?afterId=50000&limit=50"
         );
         assert!(result.text.contains("last page"), "{}", result.text);
-        assert!(result.structured.unwrap_or_default().contains("\"nextCursor\":null"));
+        assert!(
+            result
+                .structured
+                .unwrap_or_default()
+                .contains("\"nextCursor\":null")
+        );
     }
 
     #[test]
@@ -314,7 +339,11 @@ mod tests {
         let transport = ScriptedTransport::new(vec![json(401, r#"{"message":"Unauthorized"}"#)]);
         let result = result(call_tool(&transport, "list_returns", "{}", &context()));
         assert!(result.is_error);
-        assert!(result.text.contains("Settings → API Keys"), "{}", result.text);
+        assert!(
+            result.text.contains("Settings → API Keys"),
+            "{}",
+            result.text
+        );
         assert_eq!(transport.sent.borrow().len(), 1, "a 401 is not retried");
     }
 }

@@ -63,7 +63,12 @@ mod tests {
     fn every_input_schema_follows_contract_c4() {
         for tool in TOOLS {
             let input = schema(tool.input_schema, tool.name);
-            assert_eq!(input.get("type"), Some(&Value::from("object")), "{}", tool.name);
+            assert_eq!(
+                input.get("type"),
+                Some(&Value::from("object")),
+                "{}",
+                tool.name
+            );
             assert_eq!(
                 input.get("additionalProperties"),
                 Some(&Value::Bool(false)),
@@ -71,10 +76,19 @@ mod tests {
                 tool.name
             );
             for combinator in ["oneOf", "anyOf", "allOf", "$ref"] {
-                assert!(!input.contains_key(combinator), "{}: {combinator}", tool.name);
+                assert!(
+                    !input.contains_key(combinator),
+                    "{}: {combinator}",
+                    tool.name
+                );
             }
             let output = schema(tool.output_schema, tool.name);
-            assert_eq!(output.get("type"), Some(&Value::from("object")), "{}", tool.name);
+            assert_eq!(
+                output.get("type"),
+                Some(&Value::from("object")),
+                "{}",
+                tool.name
+            );
         }
     }
 
@@ -83,7 +97,10 @@ mod tests {
         let mut names: Vec<_> = TOOLS.iter().map(|tool| tool.name).collect();
         for name in &names {
             assert!(name.len() <= 64);
-            assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit()));
+            assert!(
+                name.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
+            );
         }
         names.sort_unstable();
         names.dedup();
