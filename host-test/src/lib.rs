@@ -6,6 +6,7 @@ pub mod cache;
 pub mod credentials;
 pub mod manifest;
 pub mod outbound;
+pub mod policy;
 pub mod runtime;
 pub mod session;
 pub mod simulator;

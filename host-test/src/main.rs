@@ -1,12 +1,16 @@
 //! `dema-host`: loads the Ingrid plugin component the way Dema's plugin host does and lets a
 //! person use it from a terminal, against the embedded simulator by default.
 
+use std::io::IsTerminal;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use host_test::cache::CompileCache;
+use host_test::policy::confirm::{
+    ConfirmationRequest, Confirmer, NoHuman, PersonApprovedInAdvance,
+};
 use host_test::runtime::{CallReport, Limits};
 use host_test::session::{Session, Target, ToolCall};
 use host_test::{EMBEDDED_PLUGIN, simulator};
@@ -48,6 +52,10 @@ enum Command {
         /// Print the structured JSON result instead of the text summary.
         #[arg(long)]
         json: bool,
+        /// Approve the proposed change yourself, in advance, without a prompt (for scripts you
+        /// run). Without it a change is applied only after you answer `y` on a terminal.
+        #[arg(long)]
+        yes: bool,
     },
     /// Check that the plugin can reach Ingrid with the configured key.
     Connect,
@@ -110,7 +118,17 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             tool,
             arguments,
             json,
-        } => call(&session, tool, arguments, *json, cli.verbose).await?,
+            yes,
+        } => {
+            let confirmer: &dyn Confirmer = if *yes {
+                &PersonApprovedInAdvance
+            } else if std::io::stdin().is_terminal() {
+                &TerminalPrompt
+            } else {
+                &NoHuman
+            };
+            call(&session, tool, arguments, *json, cli.verbose, confirmer).await?
+        }
         Command::Connect => match session.connect().await.map_err(|e| e.to_string())? {
             Ok(info) => {
                 println!("{}", info.message);
@@ -171,9 +189,10 @@ async fn call(
     arguments: &str,
     json: bool,
     verbose: bool,
+    confirmer: &dyn Confirmer,
 ) -> Result<ExitCode, String> {
     let (outcome, report) = session
-        .call(tool, arguments)
+        .call(tool, arguments, confirmer)
         .await
         .map_err(|e| format!("{tool}: {e}"))?;
     if verbose {
@@ -191,11 +210,12 @@ async fn call(
             eprintln!("error: {}", result.text);
             ExitCode::from(1)
         }
-        ToolCall::Proposal(proposal) => {
-            println!(
-                "The plugin proposes a change (not applied): {}",
-                proposal.summary
-            );
+        ToolCall::Declined(_) => {
+            eprintln!("error: not applied: the change was not confirmed");
+            ExitCode::from(1)
+        }
+        ToolCall::Refused(reason) => {
+            eprintln!("error: not applied: {reason}");
             ExitCode::from(1)
         }
         ToolCall::InvalidArguments(message) => {
@@ -211,6 +231,22 @@ async fn call(
             ExitCode::from(1)
         }
     })
+}
+
+/// Asks the person on the terminal; anything but `y`/`yes` declines.
+struct TerminalPrompt;
+
+impl Confirmer for TerminalPrompt {
+    fn confirm(&self, request: &ConfirmationRequest) -> bool {
+        use std::io::Write;
+        eprint!("\n{request}\nApply this change? [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        if std::io::stdin().read_line(&mut answer).is_err() {
+            return false;
+        }
+        matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+    }
 }
 
 fn print_report(report: &CallReport) {
@@ -315,7 +351,7 @@ async fn show_call(
     verbose: bool,
 ) -> Result<(), String> {
     println!("$ dema-host call {tool} '{arguments}'");
-    let code = call(session, tool, arguments, false, verbose).await?;
+    let code = call(session, tool, arguments, false, verbose, &NoHuman).await?;
     if code != ExitCode::SUCCESS {
         println!("(exit status non-zero)");
     }
@@ -324,7 +360,7 @@ async fn show_call(
 }
 
 async fn next_cursor(session: &Session, tool: &str, arguments: &str) -> Option<String> {
-    let (outcome, _) = session.call(tool, arguments).await.ok()?;
+    let (outcome, _) = session.call(tool, arguments, &NoHuman).await.ok()?;
     let ToolCall::Result(result) = outcome else {
         return None;
     };

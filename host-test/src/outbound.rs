@@ -4,9 +4,9 @@
 //! everything that flows back. HTTP status is data: every status comes back as a response, and
 //! redirects are never followed.
 //!
-//! The confirmation gate (contract C1) is not built yet, so every write is refused with
-//! `confirmation-required`: the host fails closed until it can bind an approval to the exact
-//! change.
+//! Writes pass only through the confirmation gate ([`crate::policy::gate`]): a read tool's write
+//! is `denied`, an unapproved write tool's is `confirmation-required`, and an approved call may
+//! send each approved write once.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -16,7 +16,8 @@ use ureq::http;
 use url::Url;
 
 use crate::bindings::http::{HttpError, Request, Response};
-use crate::bindings::types::{Header, Method};
+use crate::bindings::types::{self, Header};
+use crate::policy::gate::{WriteGate, WriteKey, is_write, method_name};
 
 /// Caps of the `http` import.
 #[derive(Debug, Clone)]
@@ -125,6 +126,40 @@ impl OutboundConfig {
 }
 
 impl OutboundConfig {
+    fn check_url(&self, raw: &str) -> Result<Url, HttpError> {
+        let url = Url::parse(raw)
+            .map_err(|error| HttpError::Denied(format!("not a valid absolute URL: {error}")))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(HttpError::Denied(
+                "URLs with user info are not allowed".to_string(),
+            ));
+        }
+        match Origin::of(&url) {
+            Some(origin) if origin == self.allowed => Ok(url),
+            _ => Err(HttpError::Denied(format!(
+                "{} is not an origin this plugin was granted",
+                url.origin().ascii_serialization()
+            ))),
+        }
+    }
+
+    /// Checks a proposed write before the person is asked about it: a change this host would
+    /// refuse to send is not worth a question.
+    pub fn check_proposed(&self, write: &types::PlannedWrite) -> Result<(), String> {
+        if !is_write(write.method) {
+            return Err("a proposal may only contain writes".to_string());
+        }
+        self.check_url(&write.url).map_err(|e| format!("{e:?}"))?;
+        if write.body.len() > self.limits.max_request_body_bytes {
+            return Err("a proposed body is larger than the host's limit".to_string());
+        }
+        match (&write.credential, &self.credential) {
+            (None, _) => Ok(()),
+            (Some(slot), Some(credential)) if *slot == credential.slot => Ok(()),
+            (Some(slot), _) => Err(format!("no credential slot `{slot}` is configured")),
+        }
+    }
+
     /// Removes the secret from text going to the guest, logs or errors.
     pub fn redact_text(&self, text: &str) -> String {
         match &self.credential {
@@ -137,6 +172,7 @@ impl OutboundConfig {
 /// The per-call side of the import: counts requests against the call's budget.
 pub struct Outbound {
     config: Arc<OutboundConfig>,
+    gate: WriteGate,
     requests_sent: u32,
 }
 
@@ -152,11 +188,16 @@ pub struct RequestRecord {
 }
 
 impl Outbound {
-    pub fn new(config: Arc<OutboundConfig>) -> Self {
+    pub fn new(config: Arc<OutboundConfig>, gate: WriteGate) -> Self {
         Outbound {
             config,
+            gate,
             requests_sent: 0,
         }
+    }
+
+    pub fn gate(&self) -> &WriteGate {
+        &self.gate
     }
 
     pub fn redact_text(&self, text: &str) -> String {
@@ -203,7 +244,7 @@ impl Outbound {
         (outcome, Some(record))
     }
 
-    fn prepare(&self, request: Request, deadline: Instant) -> Result<Prepared, HttpError> {
+    fn prepare(&mut self, request: Request, deadline: Instant) -> Result<Prepared, HttpError> {
         let config = &self.config;
         if self.requests_sent >= config.limits.max_requests_per_call {
             return Err(HttpError::Denied(format!(
@@ -282,6 +323,15 @@ impl Outbound {
         if let Some(ms) = request.timeout_ms {
             timeout = timeout.min(Duration::from_millis(u64::from(ms)));
         }
+        // Last, so a write is consumed only when it is really about to be sent.
+        if is_write(request.method) {
+            self.gate.admit(&WriteKey {
+                method: method_name(request.method),
+                url: request.url.clone(),
+                credential: request.credential.clone(),
+                body: request.body.clone(),
+            })?;
+        }
         Ok(Prepared {
             method: method_name(request.method),
             url,
@@ -316,21 +366,6 @@ struct Prepared {
     body: Vec<u8>,
     secret_header: Option<(String, Secret)>,
     timeout: Duration,
-}
-
-fn is_write(method: Method) -> bool {
-    !matches!(method, Method::Get | Method::Head)
-}
-
-fn method_name(method: Method) -> &'static str {
-    match method {
-        Method::Get => "GET",
-        Method::Head => "HEAD",
-        Method::Post => "POST",
-        Method::Put => "PUT",
-        Method::Patch => "PATCH",
-        Method::Delete => "DELETE",
-    }
 }
 
 /// The blocking exchange, run on tokio's blocking pool.
@@ -436,10 +471,15 @@ pub fn redact_str(text: &str, secret: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bindings::types::Method;
 
     const KEY: &str = "canary-key-0f9e8d7c";
 
     fn outbound() -> Outbound {
+        outbound_with(WriteGate::Unapproved)
+    }
+
+    fn outbound_with(gate: WriteGate) -> Outbound {
         let allowed = Origin {
             scheme: "https".into(),
             host: "api.turnr.se".into(),
@@ -450,11 +490,14 @@ mod tests {
             header: "x-api-key".into(),
             secret: Secret::new(KEY),
         };
-        Outbound::new(Arc::new(OutboundConfig::new(
-            allowed,
-            Some(credential),
-            HttpLimits::default(),
-        )))
+        Outbound::new(
+            Arc::new(OutboundConfig::new(
+                allowed,
+                Some(credential),
+                HttpLimits::default(),
+            )),
+            gate,
+        )
     }
 
     fn get(url: &str) -> Request {
@@ -474,7 +517,7 @@ mod tests {
 
     #[test]
     fn only_the_granted_origin_is_reachable() {
-        let outbound = outbound();
+        let mut outbound = outbound();
         assert!(
             outbound
                 .prepare(get("https://api.turnr.se/merchant/return"), later())
@@ -500,7 +543,7 @@ mod tests {
 
     #[test]
     fn the_guest_cannot_set_credentials_or_write_without_approval() {
-        let outbound = outbound();
+        let mut outbound = outbound();
         for name in ["x-api-key", "X-Api-Key", "Authorization"] {
             let mut request = get("https://api.turnr.se/merchant/return");
             request.headers.push(Header {
@@ -531,7 +574,7 @@ mod tests {
 
     #[test]
     fn the_key_is_added_by_the_host_and_the_deadline_bounds_the_timeout() {
-        let outbound = outbound();
+        let mut outbound = outbound();
         let prepared = outbound
             .prepare(get("https://api.turnr.se/merchant/return"), later())
             .unwrap_or_else(|e| panic!("{e:?}"));

@@ -19,6 +19,7 @@ use crate::bindings::{Integration, IntegrationPre, http, log, types};
 use crate::cache::CompileCache;
 use crate::manifest::{Effect, Manifest, ManifestError};
 use crate::outbound::{Outbound, OutboundConfig, RequestRecord};
+use crate::policy::gate::WriteGate;
 
 /// Per-call limits, with safe defaults.
 #[derive(Debug, Clone)]
@@ -367,6 +368,9 @@ pub struct CallReport {
     pub requests: Vec<RequestRecord>,
     pub logs: Vec<(log::Level, String)>,
     pub duration: Duration,
+    /// Approved writes sent, and approved writes left unsent (an approved call only).
+    pub writes_sent: usize,
+    pub writes_unsent: usize,
 }
 
 /// A loaded, checked plugin.
@@ -393,6 +397,10 @@ impl Plugin {
         &self.tools
     }
 
+    pub fn outbound(&self) -> &OutboundConfig {
+        &self.outbound
+    }
+
     pub fn tool(&self, name: &str) -> Option<&HostTool> {
         self.tools.iter().find(|tool| tool.descriptor.name == name)
     }
@@ -411,7 +419,7 @@ impl Plugin {
         &self,
         ctx: &types::CallContext,
     ) -> Result<(Result<types::ConnectInfo, types::ConnectError>, CallReport), CallFailure> {
-        self.run(async |instance, store| {
+        self.run(WriteGate::ReadOnly, async |instance, store| {
             instance
                 .dema_integration_connector()
                 .call_connect(store, ctx)
@@ -425,9 +433,10 @@ impl Plugin {
         name: &str,
         arguments_json: &str,
         ctx: &types::CallContext,
+        gate: WriteGate,
     ) -> Result<(Result<types::ToolOutcome, types::CallError>, CallReport), CallFailure> {
         let (outcome, report) = self
-            .run(async |instance, store| {
+            .run(gate, async |instance, store| {
                 instance
                     .dema_integration_connector()
                     .call_call_tool(store, name, arguments_json, ctx)
@@ -461,7 +470,7 @@ impl Plugin {
         &self,
         ctx: &types::CallContext,
     ) -> Result<(Vec<types::ProbeCheck>, CallReport), CallFailure> {
-        self.run(async |instance, store| {
+        self.run(WriteGate::ReadOnly, async |instance, store| {
             instance
                 .dema_integration_connector()
                 .call_diagnostics(store, ctx)
@@ -473,6 +482,7 @@ impl Plugin {
     /// Runs `f` against a fresh instance in a fresh store, within the deadline and budgets.
     async fn run<R>(
         &self,
+        gate: WriteGate,
         f: impl AsyncFnOnce(&Integration, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<(R, CallReport), CallFailure> {
         let limits = &self.runtime.limits;
@@ -485,7 +495,7 @@ impl Plugin {
                 limit: limits.memory_bytes,
                 used: 0,
             },
-            outbound: Outbound::new(self.outbound.clone()),
+            outbound: Outbound::new(self.outbound.clone(), gate),
             deadline,
             logs: Vec::new(),
             requests: Vec::new(),
@@ -517,6 +527,8 @@ impl Plugin {
             requests: std::mem::take(&mut state.requests),
             logs: std::mem::take(&mut state.logs),
             duration: started.elapsed(),
+            writes_sent: state.outbound.gate().sent(),
+            writes_unsent: state.outbound.gate().unsent(),
         };
         match outcome {
             Err(_elapsed) => Err(CallFailure::DeadlineExceeded(limits.deadline)),
@@ -549,7 +561,7 @@ impl Plugin {
     /// (C4). External `$ref`s cannot be resolved: the validator has no network or file access.
     async fn check_tools(&self) -> Result<Vec<HostTool>, LoadError> {
         let (listed, _) = self
-            .run(async |instance, store| {
+            .run(WriteGate::ReadOnly, async |instance, store| {
                 instance
                     .dema_integration_connector()
                     .call_list_tools(store)

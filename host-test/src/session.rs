@@ -9,7 +9,10 @@ use url::Url;
 use crate::bindings::types;
 use crate::cache::CompileCache;
 use crate::credentials;
+use crate::manifest::Effect;
 use crate::outbound::{HttpLimits, InjectedCredential, Origin, OutboundConfig, Secret};
+use crate::policy::confirm::{ConfirmationRequest, Confirmer};
+use crate::policy::gate::{ApprovalLedger, Binding, WriteGate, arguments_digest};
 use crate::runtime::{CallFailure, CallReport, Limits, LoadError, Plugin, Runtime};
 use crate::simulator::{self, SimulatorHandle};
 
@@ -49,15 +52,23 @@ pub enum SessionError {
 #[derive(Debug)]
 pub enum ToolCall {
     Result(types::ToolResult),
-    Proposal(types::Proposal),
     /// Arguments refused before the plugin ran, or by the plugin.
     InvalidArguments(String),
     UnknownTool(String),
     PluginError(String),
+    /// The person declined the proposed change; nothing was written.
+    Declined(ConfirmationRequest),
+    /// The host would not ask about or apply the proposal (policy); nothing was written.
+    Refused(String),
 }
+
+/// How many times one call may come back with a new proposal after an approval (the state
+/// changed under it) before the host gives up.
+const MAX_PROPOSAL_ROUNDS: usize = 3;
 
 pub struct Session {
     plugin: Plugin,
+    approvals: ApprovalLedger,
     settings: Vec<(String, String)>,
     simulator: Option<SimulatorHandle>,
 }
@@ -129,6 +140,7 @@ impl Session {
         let plugin = runtime.load(wasm, cache, outbound).await?;
         Ok(Session {
             plugin,
+            approvals: ApprovalLedger::default(),
             settings: vec![("base-url".to_string(), base_url)],
             simulator,
         })
@@ -153,11 +165,14 @@ impl Session {
         Ok(self.plugin.connect(&ctx).await?.0)
     }
 
-    /// Validates the arguments against the tool's schema, then calls it.
+    /// Validates the arguments against the tool's schema, then calls it. A write tool's
+    /// proposal goes to `confirmer`; on approval the host mints a single-use approval for
+    /// exactly the proposed writes and calls the tool again with it (contract C1).
     pub async fn call(
         &self,
         tool: &str,
         arguments_json: &str,
+        confirmer: &dyn Confirmer,
     ) -> Result<(ToolCall, CallReport), CallFailure> {
         let Some(host_tool) = self.plugin.tool(tool) else {
             return Ok((
@@ -193,22 +208,118 @@ impl Session {
                 CallReport::default(),
             ));
         }
-        let ctx = self.plugin.context(self.settings.clone());
-        let (outcome, report) = self.plugin.call_tool(tool, arguments_json, &ctx).await?;
-        let call = match outcome {
-            Ok(types::ToolOutcome::Result(result)) => ToolCall::Result(result),
-            Ok(types::ToolOutcome::Proposal(proposal)) => ToolCall::Proposal(proposal),
-            Err(types::CallError::InvalidArguments(m)) => ToolCall::InvalidArguments(m),
-            Err(types::CallError::UnknownTool(m)) => ToolCall::UnknownTool(m),
-            Err(types::CallError::Internal(m)) => ToolCall::PluginError(m),
+        // The effect comes from the manifest the host checked, not from the live guest.
+        let writes_allowed = self
+            .plugin
+            .manifest()
+            .tool(tool)
+            .is_some_and(|declared| declared.effect == Effect::Write);
+        let first_gate = if writes_allowed {
+            WriteGate::Unapproved
+        } else {
+            WriteGate::ReadOnly
         };
-        Ok((call, report))
+        let ctx = self.plugin.context(self.settings.clone());
+        let (mut outcome, mut report) = self
+            .plugin
+            .call_tool(tool, arguments_json, &ctx, first_gate)
+            .await?;
+        let binding = Binding {
+            plugin_digest: self.plugin.digest().to_string(),
+            tool: tool.to_string(),
+            arguments_digest: arguments_digest(&arguments),
+        };
+        for _round in 0..MAX_PROPOSAL_ROUNDS {
+            let proposal = match outcome {
+                Ok(types::ToolOutcome::Proposal(proposal)) => proposal,
+                other => return Ok((finish(other, &report), report)),
+            };
+            if !writes_allowed {
+                return Ok((
+                    ToolCall::PluginError(format!(
+                        "the read-only tool `{tool}` proposed a change; it was ignored"
+                    )),
+                    report,
+                ));
+            }
+            if proposal.writes.is_empty() {
+                return Ok((
+                    ToolCall::PluginError("the plugin proposed an empty change".into()),
+                    report,
+                ));
+            }
+            if let Some(problem) = proposal
+                .writes
+                .iter()
+                .find_map(|write| self.plugin.outbound().check_proposed(write).err())
+            {
+                return Ok((
+                    ToolCall::Refused(format!(
+                        "the plugin proposed a change this host will not send: {problem}"
+                    )),
+                    report,
+                ));
+            }
+            let request = ConfirmationRequest::render(tool, &proposal);
+            if !confirmer.confirm(&request) {
+                return Ok((ToolCall::Declined(request), report));
+            }
+            let approval = self.approvals.mint(binding.clone(), proposal.writes);
+            let approved_writes = match self.approvals.redeem(&approval.id, &binding) {
+                Ok(writes) => writes,
+                Err(error) => return Ok((ToolCall::Refused(error.to_string()), report)),
+            };
+            let mut ctx = self.plugin.context(self.settings.clone());
+            ctx.approval = Some(approval);
+            (outcome, report) = self
+                .plugin
+                .call_tool(
+                    tool,
+                    arguments_json,
+                    &ctx,
+                    WriteGate::approved(&approved_writes),
+                )
+                .await?;
+        }
+        Ok((
+            ToolCall::Refused(format!(
+                "the state kept changing: {MAX_PROPOSAL_ROUNDS} proposals in a row; nothing more was applied"
+            )),
+            report,
+        ))
     }
 
     pub async fn shutdown(self) {
         if let Some(simulator) = self.simulator {
             simulator.shutdown().await;
         }
+    }
+}
+
+/// Maps the guest's final answer, noting approved writes that were not sent.
+fn finish(outcome: Result<types::ToolOutcome, types::CallError>, report: &CallReport) -> ToolCall {
+    match outcome {
+        Ok(types::ToolOutcome::Result(mut result)) => {
+            if report.writes_unsent > 0 {
+                let total = report.writes_sent + report.writes_unsent;
+                let note = if report.writes_sent > 0 {
+                    format!(
+                        "Host: partly applied: {} of {total} approved changes were sent.",
+                        report.writes_sent
+                    )
+                } else {
+                    "Host: none of the approved changes was sent.".to_string()
+                };
+                result.text = format!("{}\n{note}", result.text);
+            }
+            ToolCall::Result(result)
+        }
+        Ok(types::ToolOutcome::Proposal(_)) => {
+            ToolCall::PluginError("the plugin proposed a change where none was expected".into())
+        }
+        Err(types::CallError::InvalidArguments(m)) => ToolCall::InvalidArguments(m),
+        Err(types::CallError::UnknownTool(m)) => ToolCall::UnknownTool(m),
+        Err(types::CallError::Internal(m)) => ToolCall::PluginError(m),
     }
 }
 

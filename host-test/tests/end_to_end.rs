@@ -6,6 +6,7 @@ use host_test::EMBEDDED_PLUGIN;
 use host_test::bindings::types::ConnectError;
 use host_test::cache::CompileCache;
 use host_test::outbound::Secret;
+use host_test::policy::confirm::NoHuman;
 use host_test::runtime::{Limits, LoadError, Runtime};
 use host_test::session::{Session, SessionError, Target, ToolCall};
 use host_test::simulator;
@@ -46,7 +47,7 @@ async fn session() -> Session {
 
 async fn call_ok(session: &Session, tool: &str, arguments: &str) -> Value {
     let (outcome, _) = session
-        .call(tool, arguments)
+        .call(tool, arguments, &NoHuman)
         .await
         .unwrap_or_else(|e| panic!("{tool} {arguments}: {e}"));
     match outcome {
@@ -156,7 +157,7 @@ async fn bad_arguments_and_unknown_tools_never_reach_ingrid() {
         "[]",
     ] {
         let (outcome, _) = session
-            .call("list_returns", arguments)
+            .call("list_returns", arguments, &NoHuman)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(
@@ -166,7 +167,11 @@ async fn bad_arguments_and_unknown_tools_never_reach_ingrid() {
     }
     // Checked by the plugin itself (the schema cannot say it).
     let (outcome, _) = session
-        .call("list_returns", r#"{"createdFrom":"last tuesday"}"#)
+        .call(
+            "list_returns",
+            r#"{"createdFrom":"last tuesday"}"#,
+            &NoHuman,
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(
@@ -174,7 +179,7 @@ async fn bad_arguments_and_unknown_tools_never_reach_ingrid() {
         "{outcome:?}"
     );
     let (outcome, _) = session
-        .call("delete_all_returns", "{}")
+        .call("delete_all_returns", "{}", &NoHuman)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(outcome, ToolCall::UnknownTool(_)));
@@ -288,7 +293,7 @@ async fn an_unreachable_simulator_is_reported_not_retried_forever() {
         other => panic!("{other:?}"),
     }
     let (outcome, report) = session
-        .call("list_returns", "{}")
+        .call("list_returns", "{}", &NoHuman)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(

@@ -1,0 +1,7 @@
+//! Host policy: what a guest may do at the `http` choke point, decided by the host alone.
+//!
+//! - [`gate`]: the confirmation gate of contract C1 (approvals bound to the exact change);
+//! - [`confirm`]: what the person is shown, and who answers.
+
+pub mod confirm;
+pub mod gate;
