@@ -17,6 +17,7 @@ use url::Url;
 
 use crate::bindings::http::{HttpError, Request, Response};
 use crate::bindings::types::{self, Header};
+use crate::policy::egress::{EgressRefused, NetworkPolicy, PolicyResolver, StubLookup};
 use crate::policy::gate::{WriteGate, WriteKey, is_write, method_name};
 
 /// Caps of the `http` import.
@@ -96,28 +97,39 @@ impl std::fmt::Display for Origin {
 #[derive(Debug)]
 pub struct OutboundConfig {
     pub allowed: Origin,
+    pub network: NetworkPolicy,
     pub credential: Option<InjectedCredential>,
     pub limits: HttpLimits,
     agent: ureq::Agent,
 }
 
 impl OutboundConfig {
+    /// `stub_lookup` replaces DNS (tests, contract C10).
     pub fn new(
         allowed: Origin,
+        network: NetworkPolicy,
         credential: Option<InjectedCredential>,
         limits: HttpLimits,
+        stub_lookup: Option<StubLookup>,
     ) -> Self {
-        // No redirects (3xx is data), every status returned, no proxy from the environment.
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        // No redirects (3xx is data), every status returned, no proxy from the environment,
+        // and addresses checked after resolution.
+        let config = ureq::Agent::config_builder()
             .max_redirects(0)
             .max_redirects_will_error(false)
             .http_status_as_error(false)
+            .https_only(network == NetworkPolicy::Live)
             .proxy(None)
             .user_agent(concat!("dema-host/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+            .build();
+        let agent = ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::new(),
+            PolicyResolver::new(network, stub_lookup),
+        );
         OutboundConfig {
             allowed,
+            network,
             credential,
             limits,
             agent,
@@ -134,12 +146,25 @@ impl OutboundConfig {
                 "URLs with user info are not allowed".to_string(),
             ));
         }
-        match Origin::of(&url) {
-            Some(origin) if origin == self.allowed => Ok(url),
-            _ => Err(HttpError::Denied(format!(
+        let granted = match Origin::of(&url) {
+            Some(origin) => origin == self.allowed,
+            None => false,
+        };
+        if !granted {
+            return Err(HttpError::Denied(format!(
                 "{} is not an origin this plugin was granted",
                 url.origin().ascii_serialization()
-            ))),
+            )));
+        }
+        let ip_literal = matches!(url.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)));
+        match self.network {
+            NetworkPolicy::Live if url.scheme() != "https" => Err(HttpError::Denied(
+                "live requests must use https".to_string(),
+            )),
+            NetworkPolicy::Live if ip_literal => Err(HttpError::Denied(
+                "live requests must name a host, not an IP address".to_string(),
+            )),
+            _ => Ok(url),
         }
     }
 
@@ -437,6 +462,12 @@ fn classify(error: ureq::Error) -> HttpError {
         ureq::Error::LargeResponseHeader(..) => {
             HttpError::TooLarge("the response headers are too large".into())
         }
+        ureq::Error::Other(inner) if inner.is::<EgressRefused>() => {
+            HttpError::Denied(inner.to_string())
+        }
+        ureq::Error::RequireHttpsOnly(_) => {
+            HttpError::Denied("live requests must use https".into())
+        }
         other => HttpError::OutcomeUnknown(format!("the exchange failed: {other}")),
     }
 }
@@ -493,8 +524,10 @@ mod tests {
         Outbound::new(
             Arc::new(OutboundConfig::new(
                 allowed,
+                NetworkPolicy::Live,
                 Some(credential),
                 HttpLimits::default(),
+                Some(Arc::default()),
             )),
             gate,
         )

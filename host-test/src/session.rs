@@ -12,6 +12,7 @@ use crate::credentials;
 use crate::manifest::Effect;
 use crate::outbound::{HttpLimits, InjectedCredential, Origin, OutboundConfig, Secret};
 use crate::policy::confirm::{ConfirmationRequest, Confirmer};
+use crate::policy::egress::NetworkPolicy;
 use crate::policy::gate::{ApprovalLedger, Binding, WriteGate, arguments_digest};
 use crate::runtime::{CallFailure, CallReport, Limits, LoadError, Plugin, Runtime};
 use crate::simulator::{self, SimulatorHandle};
@@ -102,6 +103,7 @@ impl Session {
         cache: Option<&CompileCache>,
         key: Option<Secret>,
     ) -> Result<Session, SessionError> {
+        let is_live = matches!(target, Target::Live);
         let (simulator, base_url, usual_key) = match target {
             Target::EmbeddedSimulator => {
                 let handle = simulator::start(SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -132,10 +134,17 @@ impl Session {
             header: "x-api-key".to_string(),
             secret,
         };
+        let network = if is_live {
+            NetworkPolicy::Live
+        } else {
+            NetworkPolicy::LoopbackOnly
+        };
         let outbound = Arc::new(OutboundConfig::new(
             allowed,
+            network,
             Some(credential),
             HttpLimits::default(),
+            None,
         ));
         let plugin = runtime.load(wasm, cache, outbound).await?;
         Ok(Session {

@@ -1,7 +1,9 @@
 //! Host policy: what a guest may do at the `http` choke point, decided by the host alone.
 //!
 //! - [`gate`]: the confirmation gate of contract C1 (approvals bound to the exact change);
-//! - [`confirm`]: what the person is shown, and who answers.
+//! - [`confirm`]: what the person is shown, and who answers;
+//! - [`egress`]: which resolved addresses a request may reach.
 
 pub mod confirm;
+pub mod egress;
 pub mod gate;
