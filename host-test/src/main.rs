@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use host_test::cache::CompileCache;
+use host_test::policy::audit::AuditLog;
 use host_test::policy::confirm::{
     ConfirmationRequest, Confirmer, NoHuman, PersonApprovedInAdvance,
 };
@@ -28,6 +29,10 @@ struct Cli {
     /// Use Ingrid production over TLS, with the key from INGRID_API_KEY or the credentials file.
     #[arg(long, global = true)]
     live: bool,
+    /// Append the audit log here (default: ~/.local/state/dema-host/audit.jsonl, or
+    /// $DEMA_AUDIT_LOG).
+    #[arg(long, global = true, value_name = "PATH")]
+    audit_log: Option<PathBuf>,
     /// Do not use or fill the compiled-component cache.
     #[arg(long, global = true)]
     no_cache: bool,
@@ -163,11 +168,19 @@ async fn start_session(cli: &Cli) -> Result<Session, String> {
     } else {
         CompileCache::default_location()
     };
+    let audit_path = cli
+        .audit_log
+        .clone()
+        .or_else(AuditLog::default_path)
+        .ok_or("no place for the audit log: set --audit-log or HOME")?;
+    let audit = AuditLog::open(&audit_path, false)
+        .map_err(|e| format!("cannot open the audit log {}: {e}", audit_path.display()))?;
     let loaded = Session::start(&wasm, target, Limits::default(), cache.as_ref()).await;
-    loaded.map_err(|e| match &cli.plugin {
+    let session = loaded.map_err(|e| match &cli.plugin {
         Some(path) => format!("{}: {e}", path.display()),
         None => e.to_string(),
-    })
+    })?;
+    Ok(session.with_audit(audit))
 }
 
 fn print_tools(session: &Session) {

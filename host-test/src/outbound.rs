@@ -208,8 +208,31 @@ pub struct RequestRecord {
     pub host: String,
     pub path: String,
     pub status: Option<u16>,
+    pub request_bytes: usize,
     pub response_bytes: usize,
     pub duration: Duration,
+    /// Ingrid's `X-Trace-Id`, when the response had one.
+    pub trace_id: Option<String>,
+    /// The `http-error` kind when there was no response (`denied`, `not-sent`, ...).
+    pub error: Option<&'static str>,
+}
+
+impl RequestRecord {
+    /// Whether the host refused the request (policy or the confirmation gate).
+    pub fn refused_by_host(&self) -> bool {
+        matches!(self.error, Some("denied" | "confirmation-required"))
+    }
+}
+
+pub fn error_kind(error: &HttpError) -> &'static str {
+    match error {
+        HttpError::Denied(_) => "denied",
+        HttpError::ConfirmationRequired(_) => "confirmation-required",
+        HttpError::NotSent(_) => "not-sent",
+        HttpError::OutcomeUnknown(_) => "outcome-unknown",
+        HttpError::TooLarge(_) => "too-large",
+        HttpError::Timeout(_) => "timeout",
+    }
 }
 
 impl Outbound {
@@ -238,17 +261,36 @@ impl Outbound {
         &mut self,
         request: Request,
         deadline: Instant,
-    ) -> (Result<Response, HttpError>, Option<RequestRecord>) {
+    ) -> (Result<Response, HttpError>, RequestRecord) {
+        let method = method_name(request.method);
+        let (host, path) = match Url::parse(&request.url) {
+            Ok(url) => (
+                url.host_str().unwrap_or_default().to_string(),
+                url.path().to_string(),
+            ),
+            Err(_) => (String::new(), String::new()),
+        };
+        let request_bytes = request.body.len();
         let prepared = match self.prepare(request, deadline) {
             Ok(prepared) => prepared,
-            Err(error) => return (Err(error), None),
+            Err(error) => {
+                let record = RequestRecord {
+                    method,
+                    host,
+                    path,
+                    status: None,
+                    request_bytes,
+                    response_bytes: 0,
+                    duration: Duration::ZERO,
+                    trace_id: None,
+                    error: Some(error_kind(&error)),
+                };
+                return (Err(error), record);
+            }
         };
         self.requests_sent += 1;
         let agent = self.config.agent.clone();
         let limit = self.config.limits.max_response_body_bytes;
-        let record_host = prepared.url.host_str().unwrap_or_default().to_string();
-        let record_path = prepared.url.path().to_string();
-        let method = prepared.method;
         let started = Instant::now();
         let outcome = tokio::task::spawn_blocking(move || exchange(&agent, prepared, limit)).await;
         let outcome = match outcome {
@@ -260,13 +302,27 @@ impl Outbound {
         let outcome = outcome.map(|response| self.redact(response));
         let record = RequestRecord {
             method,
-            host: record_host,
-            path: record_path,
+            host,
+            path,
             status: outcome.as_ref().ok().map(|r| r.status),
+            request_bytes,
             response_bytes: outcome.as_ref().map(|r| r.body.len()).unwrap_or(0),
             duration: started.elapsed(),
+            trace_id: outcome.as_ref().ok().and_then(|r| {
+                r.headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("x-trace-id"))
+                    .map(|h| {
+                        h.value
+                            .chars()
+                            .filter(|c| !c.is_control())
+                            .take(100)
+                            .collect()
+                    })
+            }),
+            error: outcome.as_ref().err().map(error_kind),
         };
-        (outcome, Some(record))
+        (outcome, record)
     }
 
     fn prepare(&mut self, request: Request, deadline: Instant) -> Result<Prepared, HttpError> {
@@ -277,28 +333,7 @@ impl Outbound {
                 config.limits.max_requests_per_call
             )));
         }
-        let url = Url::parse(&request.url)
-            .map_err(|error| HttpError::Denied(format!("not a valid absolute URL: {error}")))?;
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(HttpError::Denied(
-                "URLs with user info are not allowed".to_string(),
-            ));
-        }
-        match Origin::of(&url) {
-            Some(origin) if origin == config.allowed => {}
-            _ => {
-                return Err(HttpError::Denied(format!(
-                    "{} is not an origin this plugin was granted",
-                    url.origin().ascii_serialization()
-                )));
-            }
-        }
-        if is_write(request.method) {
-            return Err(HttpError::ConfirmationRequired(
-                "changes need the person's approval, and this host has no confirmation gate yet"
-                    .to_string(),
-            ));
-        }
+        let url = config.check_url(&request.url)?;
         let credential_header = config.credential.as_ref().map(|c| c.header.as_str());
         for header in &request.headers {
             let name = header.name.to_ascii_lowercase();
@@ -603,6 +638,68 @@ mod tests {
             outbound.prepare(other_slot, later()),
             Err(HttpError::Denied(_))
         ));
+    }
+
+    #[test]
+    fn an_approved_write_passes_once_and_only_byte_for_byte() {
+        let url = "https://api.turnr.se/merchant/refund-transaction/9/externally-refunded";
+        let approved = types::PlannedWrite {
+            method: Method::Post,
+            url: url.into(),
+            credential: Some("ingrid-api-key".into()),
+            body: br#"{"refundedAt":"2026-11-27T10:00:00Z"}"#.to_vec(),
+        };
+        let mut outbound = outbound_with(WriteGate::approved(std::slice::from_ref(&approved)));
+        let post = |body: &[u8]| Request {
+            method: Method::Post,
+            url: url.into(),
+            headers: Vec::new(),
+            body: body.to_vec(),
+            credential: Some("ingrid-api-key".into()),
+            timeout_ms: None,
+        };
+        let altered = post(br#"{"refundedAt":"2026-11-27T10:00:01Z"}"#);
+        assert!(matches!(
+            outbound.prepare(altered, later()),
+            Err(HttpError::Denied(_))
+        ));
+        assert!(outbound.prepare(post(&approved.body), later()).is_ok());
+        assert!(
+            matches!(
+                outbound.prepare(post(&approved.body), later()),
+                Err(HttpError::Denied(_))
+            ),
+            "single use"
+        );
+        assert_eq!(outbound.gate().sent(), 1);
+        let read_only = outbound_with(WriteGate::ReadOnly).prepare(post(&approved.body), later());
+        assert!(matches!(read_only, Err(HttpError::Denied(_))));
+    }
+
+    #[test]
+    fn live_requests_need_https_and_a_host_name() {
+        let mut outbound = outbound();
+        assert!(matches!(
+            outbound.prepare(get("http://api.turnr.se/merchant/return"), later()),
+            Err(HttpError::Denied(_))
+        ));
+        let config = OutboundConfig::new(
+            Origin {
+                scheme: "https".into(),
+                host: "10.0.0.1".into(),
+                port: 443,
+            },
+            NetworkPolicy::Live,
+            None,
+            HttpLimits::default(),
+            Some(Arc::default()),
+        );
+        let mut literal = Outbound::new(Arc::new(config), WriteGate::ReadOnly);
+        let mut request = get("https://10.0.0.1/merchant/return");
+        request.credential = None;
+        assert!(
+            matches!(literal.prepare(request, later()), Err(HttpError::Denied(m)) if m.contains("IP"))
+        );
     }
 
     #[test]

@@ -53,6 +53,9 @@ impl Default for Limits {
 /// Epoch ticks every 10 ms drive both the yield to the executor and the deadline check.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// A guest answer, or why there is none.
+pub type Outcome<T> = Result<T, CallFailure>;
+
 /// Why a call produced no answer from the guest.
 #[derive(Debug, thiserror::Error)]
 pub enum CallFailure {
@@ -66,6 +69,9 @@ pub enum CallFailure {
     OutputTooLarge(usize),
     #[error("the plugin crashed: {0}")]
     Trap(String),
+    /// The host could not record the call; it does not go on unrecorded.
+    #[error("{0}")]
+    Audit(String),
 }
 
 /// Errors loading a plugin: each is one line a person can act on.
@@ -267,6 +273,8 @@ pub struct CallState {
 }
 
 const MAX_LOG_LINES: usize = 100;
+/// Sent plus refused requests in one call.
+const MAX_REQUEST_ATTEMPTS: usize = 128;
 const MAX_LOG_LINE_CHARS: usize = 1_000;
 
 impl WasiView for CallState {
@@ -291,8 +299,15 @@ impl http::Host for CallState {
         &mut self,
         request: http::Request,
     ) -> wasmtime::Result<Result<http::Response, http::HttpError>> {
+        // Refused attempts are not sent, but each costs a record: a guest that keeps trying is
+        // stopped rather than allowed to grow the host's memory.
+        if self.requests.len() >= MAX_REQUEST_ATTEMPTS {
+            return Err(wasmtime::format_err!(
+                "the plugin attempted more than {MAX_REQUEST_ATTEMPTS} requests in one call"
+            ));
+        }
         let (outcome, record) = self.outbound.send(request, self.deadline).await;
-        self.requests.extend(record);
+        self.requests.push(record);
         Ok(outcome)
     }
 }
@@ -418,7 +433,10 @@ impl Plugin {
     pub async fn connect(
         &self,
         ctx: &types::CallContext,
-    ) -> Result<(Result<types::ConnectInfo, types::ConnectError>, CallReport), CallFailure> {
+    ) -> (
+        Outcome<Result<types::ConnectInfo, types::ConnectError>>,
+        CallReport,
+    ) {
         self.run(WriteGate::ReadOnly, async |instance, store| {
             instance
                 .dema_integration_connector()
@@ -434,7 +452,10 @@ impl Plugin {
         arguments_json: &str,
         ctx: &types::CallContext,
         gate: WriteGate,
-    ) -> Result<(Result<types::ToolOutcome, types::CallError>, CallReport), CallFailure> {
+    ) -> (
+        Outcome<Result<types::ToolOutcome, types::CallError>>,
+        CallReport,
+    ) {
         let (outcome, report) = self
             .run(gate, async |instance, store| {
                 instance
@@ -442,7 +463,11 @@ impl Plugin {
                     .call_call_tool(store, name, arguments_json, ctx)
                     .await
             })
-            .await?;
+            .await;
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(failure) => return (Err(failure), report),
+        };
         let size = match &outcome {
             Ok(types::ToolOutcome::Result(result)) => {
                 result.text.len() + result.structured.as_ref().map_or(0, String::len)
@@ -459,17 +484,16 @@ impl Plugin {
             Err(_) => 0,
         };
         if size > self.runtime.limits.max_output_bytes {
-            return Err(CallFailure::OutputTooLarge(
-                self.runtime.limits.max_output_bytes,
-            ));
+            let failure = CallFailure::OutputTooLarge(self.runtime.limits.max_output_bytes);
+            return (Err(failure), report);
         }
-        Ok((outcome, report))
+        (Ok(outcome), report)
     }
 
     pub async fn diagnostics(
         &self,
         ctx: &types::CallContext,
-    ) -> Result<(Vec<types::ProbeCheck>, CallReport), CallFailure> {
+    ) -> (Outcome<Vec<types::ProbeCheck>>, CallReport) {
         self.run(WriteGate::ReadOnly, async |instance, store| {
             instance
                 .dema_integration_connector()
@@ -484,7 +508,7 @@ impl Plugin {
         &self,
         gate: WriteGate,
         f: impl AsyncFnOnce(&Integration, &mut Store<CallState>) -> wasmtime::Result<R>,
-    ) -> Result<(R, CallReport), CallFailure> {
+    ) -> (Outcome<R>, CallReport) {
         let limits = &self.runtime.limits;
         let started = Instant::now();
         let deadline = started + limits.deadline;
@@ -503,9 +527,12 @@ impl Plugin {
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|state| &mut state.memory);
         // Fuel and the epoch deadline are set before instantiation, so start-up code is bounded.
-        store
-            .set_fuel(limits.fuel)
-            .map_err(|e| CallFailure::Trap(e.to_string()))?;
+        if let Err(error) = store.set_fuel(limits.fuel) {
+            return (
+                Err(CallFailure::Trap(error.to_string())),
+                CallReport::default(),
+            );
+        }
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|store: StoreContextMut<'_, CallState>| {
             if Instant::now() >= store.data().deadline {
@@ -530,11 +557,12 @@ impl Plugin {
             writes_sent: state.outbound.gate().sent(),
             writes_unsent: state.outbound.gate().unsent(),
         };
-        match outcome {
+        let outcome = match outcome {
             Err(_elapsed) => Err(CallFailure::DeadlineExceeded(limits.deadline)),
-            Ok(Ok(value)) => Ok((value, report)),
+            Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(self.classify_trap(error)),
-        }
+        };
+        (outcome, report)
     }
 
     fn classify_trap(&self, error: wasmtime::Error) -> CallFailure {
@@ -560,14 +588,15 @@ impl Plugin {
     /// `list-tools` checked against the manifest (C8), with schemas compiled for validation
     /// (C4). External `$ref`s cannot be resolved: the validator has no network or file access.
     async fn check_tools(&self) -> Result<Vec<HostTool>, LoadError> {
-        let (listed, _) = self
+        let listed = self
             .run(WriteGate::ReadOnly, async |instance, store| {
                 instance
                     .dema_integration_connector()
                     .call_list_tools(store)
                     .await
             })
-            .await?;
+            .await
+            .0?;
         let limits = &self.runtime.limits;
         if listed.len() > limits.max_tools {
             return Err(LoadError::ManifestMismatch(format!(

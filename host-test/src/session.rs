@@ -11,10 +11,13 @@ use crate::cache::CompileCache;
 use crate::credentials;
 use crate::manifest::Effect;
 use crate::outbound::{HttpLimits, InjectedCredential, Origin, OutboundConfig, Secret};
+use crate::policy::audit::{
+    AuditLog, AuditRecord, AuditedRequest, Decision, SCHEMA_VERSION, decision_for, now_rfc3339,
+};
 use crate::policy::confirm::{ConfirmationRequest, Confirmer};
 use crate::policy::egress::NetworkPolicy;
 use crate::policy::gate::{ApprovalLedger, Binding, WriteGate, arguments_digest};
-use crate::runtime::{CallFailure, CallReport, Limits, LoadError, Plugin, Runtime};
+use crate::runtime::{CallFailure, CallReport, Limits, LoadError, Outcome, Plugin, Runtime};
 use crate::simulator::{self, SimulatorHandle};
 
 /// Production Ingrid Returns (documented host; see the plugin's endpoint catalog).
@@ -63,6 +66,14 @@ pub enum ToolCall {
     Refused(String),
 }
 
+/// What the audit records about a tool call.
+struct Invocation<'a> {
+    tool: &'a str,
+    arguments: &'a serde_json::Value,
+    arguments_digest: &'a str,
+    writes_allowed: bool,
+}
+
 /// How many times one call may come back with a new proposal after an approval (the state
 /// changed under it) before the host gives up.
 const MAX_PROPOSAL_ROUNDS: usize = 3;
@@ -70,6 +81,7 @@ const MAX_PROPOSAL_ROUNDS: usize = 3;
 pub struct Session {
     plugin: Plugin,
     approvals: ApprovalLedger,
+    audit: Option<AuditLog>,
     settings: Vec<(String, String)>,
     simulator: Option<SimulatorHandle>,
 }
@@ -150,6 +162,7 @@ impl Session {
         Ok(Session {
             plugin,
             approvals: ApprovalLedger::default(),
+            audit: None,
             settings: vec![("base-url".to_string(), base_url)],
             simulator,
         })
@@ -171,7 +184,18 @@ impl Session {
         &self,
     ) -> Result<Result<types::ConnectInfo, types::ConnectError>, CallFailure> {
         let ctx = self.plugin.context(self.settings.clone());
-        Ok(self.plugin.connect(&ctx).await?.0)
+        let (outcome, report) = self.plugin.connect(&ctx).await;
+        let decision = decision_for(&report, false, false, false);
+        let failure = outcome.as_ref().err().map(|f| f.to_string());
+        self.audit(&ctx, "connect", None, decision, &report, failure)
+            .map_err(CallFailure::Audit)?;
+        outcome
+    }
+
+    /// Attaches the audit log every later invocation is recorded in.
+    pub fn with_audit(mut self, audit: AuditLog) -> Session {
+        self.audit = Some(audit);
+        self
     }
 
     /// Validates the arguments against the tool's schema, then calls it. A write tool's
@@ -228,55 +252,65 @@ impl Session {
         } else {
             WriteGate::ReadOnly
         };
-        let ctx = self.plugin.context(self.settings.clone());
-        let (mut outcome, mut report) = self
-            .plugin
-            .call_tool(tool, arguments_json, &ctx, first_gate)
-            .await?;
         let binding = Binding {
             plugin_digest: self.plugin.digest().to_string(),
             tool: tool.to_string(),
             arguments_digest: arguments_digest(&arguments),
         };
+        let invocation = Invocation {
+            tool,
+            arguments: &arguments,
+            arguments_digest: &binding.arguments_digest,
+            writes_allowed,
+        };
+        let ctx = self.plugin.context(self.settings.clone());
+        let (mut outcome, mut report) = self
+            .plugin
+            .call_tool(tool, arguments_json, &ctx, first_gate)
+            .await;
+        self.audit_tool(&ctx, &invocation, false, &outcome, &report)?;
         for _round in 0..MAX_PROPOSAL_ROUNDS {
-            let proposal = match outcome {
+            let proposal = match outcome? {
                 Ok(types::ToolOutcome::Proposal(proposal)) => proposal,
                 other => return Ok((finish(other, &report), report)),
             };
-            if !writes_allowed {
-                return Ok((
-                    ToolCall::PluginError(format!(
-                        "the read-only tool `{tool}` proposed a change; it was ignored"
-                    )),
-                    report,
-                ));
-            }
-            if proposal.writes.is_empty() {
-                return Ok((
-                    ToolCall::PluginError("the plugin proposed an empty change".into()),
-                    report,
-                ));
-            }
-            if let Some(problem) = proposal
-                .writes
-                .iter()
-                .find_map(|write| self.plugin.outbound().check_proposed(write).err())
-            {
-                return Ok((
-                    ToolCall::Refused(format!(
-                        "the plugin proposed a change this host will not send: {problem}"
-                    )),
-                    report,
-                ));
+            let refusal = if !writes_allowed {
+                Some(format!(
+                    "the read-only tool `{tool}` proposed a change; it was ignored"
+                ))
+            } else if proposal.writes.is_empty() {
+                Some("the plugin proposed an empty change".to_string())
+            } else {
+                proposal
+                    .writes
+                    .iter()
+                    .find_map(|write| self.plugin.outbound().check_proposed(write).err())
+                    .map(|problem| {
+                        format!("the plugin proposed a change this host will not send: {problem}")
+                    })
+            };
+            if let Some(refusal) = refusal {
+                self.audit_decision(&ctx, &invocation, Decision::Refused, Some(refusal.clone()))?;
+                return Ok((ToolCall::Refused(refusal), report));
             }
             let request = ConfirmationRequest::render(tool, &proposal);
             if !confirmer.confirm(&request) {
+                self.audit_decision(&ctx, &invocation, Decision::Declined, None)?;
                 return Ok((ToolCall::Declined(request), report));
             }
+            self.audit_decision(&ctx, &invocation, Decision::Approved, None)?;
             let approval = self.approvals.mint(binding.clone(), proposal.writes);
             let approved_writes = match self.approvals.redeem(&approval.id, &binding) {
                 Ok(writes) => writes,
-                Err(error) => return Ok((ToolCall::Refused(error.to_string()), report)),
+                Err(error) => {
+                    self.audit_decision(
+                        &ctx,
+                        &invocation,
+                        Decision::Refused,
+                        Some(error.to_string()),
+                    )?;
+                    return Ok((ToolCall::Refused(error.to_string()), report));
+                }
             };
             let mut ctx = self.plugin.context(self.settings.clone());
             ctx.approval = Some(approval);
@@ -288,7 +322,8 @@ impl Session {
                     &ctx,
                     WriteGate::approved(&approved_writes),
                 )
-                .await?;
+                .await;
+            self.audit_tool(&ctx, &invocation, true, &outcome, &report)?;
         }
         Ok((
             ToolCall::Refused(format!(
@@ -296,6 +331,87 @@ impl Session {
             )),
             report,
         ))
+    }
+
+    fn audit_tool(
+        &self,
+        ctx: &types::CallContext,
+        invocation: &Invocation<'_>,
+        approved: bool,
+        outcome: &Outcome<Result<types::ToolOutcome, types::CallError>>,
+        report: &CallReport,
+    ) -> Result<(), CallFailure> {
+        let proposed = matches!(outcome, Ok(Ok(types::ToolOutcome::Proposal(_))));
+        let decision = decision_for(report, invocation.writes_allowed, approved, proposed);
+        let failure = outcome.as_ref().err().map(|f| f.to_string());
+        self.audit(
+            ctx,
+            "call-tool",
+            Some(invocation),
+            decision,
+            report,
+            failure,
+        )
+        .map_err(CallFailure::Audit)
+    }
+
+    fn audit_decision(
+        &self,
+        ctx: &types::CallContext,
+        invocation: &Invocation<'_>,
+        decision: Decision,
+        failure: Option<String>,
+    ) -> Result<(), CallFailure> {
+        self.audit(
+            ctx,
+            "call-tool",
+            Some(invocation),
+            decision,
+            &CallReport::default(),
+            failure,
+        )
+        .map_err(CallFailure::Audit)
+    }
+
+    fn audit(
+        &self,
+        ctx: &types::CallContext,
+        export: &str,
+        invocation: Option<&Invocation<'_>>,
+        decision: Decision,
+        report: &CallReport,
+        failure: Option<String>,
+    ) -> Result<(), String> {
+        let Some(log) = &self.audit else {
+            return Ok(());
+        };
+        let record = AuditRecord {
+            v: SCHEMA_VERSION,
+            time: now_rfc3339(),
+            plugin_id: &self.plugin.manifest().id,
+            plugin_digest: self.plugin.digest(),
+            call_id: &ctx.call_id,
+            export,
+            tool: invocation.map(|i| i.tool),
+            arguments_digest: invocation.map(|i| i.arguments_digest),
+            arguments: invocation
+                .filter(|_| log.include_personal_data())
+                .map(|i| i.arguments),
+            decision,
+            requests: report.requests.iter().map(AuditedRequest::of).collect(),
+            writes_sent: report.writes_sent,
+            writes_unsent: report.writes_unsent,
+            fuel_used: report.fuel_used,
+            duration_ms: report.duration.as_millis() as u64,
+            failure,
+        };
+        log.write(&record, |line| self.plugin.outbound().redact_text(line))
+            .map_err(|e| {
+                format!(
+                    "the audit log {} could not be written: {e}",
+                    log.path().display()
+                )
+            })
     }
 
     pub async fn shutdown(self) {

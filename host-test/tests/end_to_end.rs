@@ -329,3 +329,47 @@ async fn a_simulator_url_that_is_not_loopback_is_refused_before_anything_is_sent
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_invocation_is_audited_without_the_key_or_query_values() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::temp_dir().join(format!("dema-audit-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let audit = host_test::policy::audit::AuditLog::open(&path, false)
+        .unwrap_or_else(|e| panic!("audit: {e}"));
+    let session = session().await.with_audit(audit);
+    let _ = session.connect().await;
+    let _ = call_ok(&session, "list_returns", r#"{"orderId":10017,"limit":2}"#).await;
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let mode = std::fs::metadata(&path)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0);
+    assert_eq!(mode, 0o600);
+    let records: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0]["export"], "connect");
+    let call = &records[1];
+    assert_eq!(call["v"], 1);
+    assert_eq!(call["tool"], "list_returns");
+    assert_eq!(call["decision"], "read");
+    assert_eq!(call["pluginDigest"], session.plugin().digest());
+    assert_eq!(call["argumentsDigest"].as_str().map(str::len), Some(64));
+    assert!(
+        call["arguments"].is_null(),
+        "arguments only as a digest by default"
+    );
+    assert_eq!(call["requests"][0]["path"], "/merchant/return");
+    assert_eq!(call["requests"][0]["status"], 200);
+    assert!(
+        call["requests"][0]["traceId"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("sim-"))
+    );
+    assert!(!text.contains("10017"), "no query values");
+    assert!(!text.contains(simulator::PRODUCTION_KEY), "never the key");
+    session.shutdown().await;
+    let _ = std::fs::remove_file(&path);
+}

@@ -2,8 +2,10 @@
 //!
 //! - [`gate`]: the confirmation gate of contract C1 (approvals bound to the exact change);
 //! - [`confirm`]: what the person is shown, and who answers;
-//! - [`egress`]: which resolved addresses a request may reach.
+//! - [`egress`]: which resolved addresses a request may reach;
+//! - [`audit`]: the JSON Lines audit log.
 
+pub mod audit;
 pub mod confirm;
 pub mod egress;
 pub mod gate;
