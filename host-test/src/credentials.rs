@@ -24,12 +24,17 @@ pub enum CredentialError {
     Invalid(String, String),
 }
 
-/// `$XDG_CONFIG_HOME/dema-host/credentials.json`, else `~/.config/dema-host/credentials.json`.
-pub fn credentials_file() -> Option<PathBuf> {
+/// `$XDG_CONFIG_HOME/dema-host`, else `~/.config/dema-host`.
+pub fn config_dir() -> Option<PathBuf> {
     std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::home_dir().map(|home| home.join(".config")))
-        .map(|dir| dir.join("dema-host").join("credentials.json"))
+        .map(|dir| dir.join("dema-host"))
+}
+
+/// `<config dir>/credentials.json`.
+pub fn credentials_file() -> Option<PathBuf> {
+    config_dir().map(|dir| dir.join("credentials.json"))
 }
 
 /// The live key: environment first, then the credentials file.

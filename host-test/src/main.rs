@@ -8,13 +8,16 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use host_test::cache::CompileCache;
+use host_test::manifest::Manifest;
 use host_test::policy::audit::AuditLog;
 use host_test::policy::confirm::{
     ConfirmationRequest, Confirmer, NoHuman, PersonApprovedInAdvance,
 };
+use host_test::policy::install::{InstallCheck, InstallRecord, InstallStore};
 use host_test::runtime::{CallReport, Limits};
 use host_test::session::{Session, Target, ToolCall};
 use host_test::{EMBEDDED_PLUGIN, simulator};
+use sha2::{Digest, Sha256};
 
 /// Run the Dema integration plugin (Ingrid Returns) in a sandboxed wasmtime host.
 #[derive(Parser)]
@@ -33,6 +36,11 @@ struct Cli {
     /// $DEMA_AUDIT_LOG).
     #[arg(long, global = true, value_name = "PATH")]
     audit_log: Option<PathBuf>,
+    /// As the operator, consent to installing the `--plugin` component, or to an update that
+    /// widens what it may do (hosts, credential slots, write tools). Without it you are asked
+    /// on a terminal, and refused without one.
+    #[arg(long, global = true)]
+    accept_plugin: bool,
     /// Do not use or fill the compiled-component cache.
     #[arg(long, global = true)]
     no_cache: bool,
@@ -150,6 +158,61 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     Ok(code)
 }
 
+/// The operator's install record (C8): a `--plugin` component that is new, or an update that
+/// widens its grant, needs consent. The embedded plugin is part of the binary the operator
+/// installed, so its record is written without asking (and shown when it widens).
+///
+/// This runs on the manifest and digest alone, before any of the plugin's code runs.
+fn check_install(cli: &Cli, wasm: &[u8]) -> Result<(), String> {
+    let Ok(manifest) = Manifest::from_component(wasm) else {
+        return Ok(()); // Loading refuses it with the precise reason.
+    };
+    let digest = hex::encode(Sha256::digest(wasm));
+    let store = InstallStore::default_location().ok_or("no config directory: set HOME")?;
+    let candidate = InstallRecord::of(&manifest, &digest);
+    match store.check(&manifest.id, &candidate)? {
+        InstallCheck::Installed => Ok(()),
+        InstallCheck::NarrowUpdate => store.record(&manifest.id, candidate),
+        InstallCheck::NeedsConsent {
+            new_plugin,
+            widened,
+        } => {
+            let what = if new_plugin { "Install" } else { "Update" };
+            let question = format!(
+                "{what} plugin {} {} (sha256 {}…)? It may {}.",
+                manifest.id,
+                manifest.version,
+                &digest[..12],
+                widened.join(", ")
+            );
+            let consent = if cli.plugin.is_none() || cli.accept_plugin {
+                true
+            } else if std::io::stdin().is_terminal() {
+                ask_yes_no(&question)
+            } else {
+                false
+            };
+            if !consent {
+                return Err(format!(
+                    "the plugin {} needs the operator's consent to {}; answer on a terminal or pass --accept-plugin",
+                    manifest.id,
+                    widened.join(", ")
+                ));
+            }
+            store.record(&manifest.id, candidate)
+        }
+    }
+}
+
+fn ask_yes_no(question: &str) -> bool {
+    use std::io::Write;
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok()
+        && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
 async fn start_session(cli: &Cli) -> Result<Session, String> {
     let wasm = match &cli.plugin {
         Some(path) => std::fs::read(path)
@@ -175,6 +238,12 @@ async fn start_session(cli: &Cli) -> Result<Session, String> {
         .ok_or("no place for the audit log: set --audit-log or HOME")?;
     let audit = AuditLog::open(&audit_path, false)
         .map_err(|e| format!("cannot open the audit log {}: {e}", audit_path.display()))?;
+    if let Err(problem) = check_install(cli, &wasm) {
+        return Err(match &cli.plugin {
+            Some(path) => format!("{}: {problem}", path.display()),
+            None => problem,
+        });
+    }
     let loaded = Session::start(&wasm, target, Limits::default(), cache.as_ref()).await;
     let session = loaded.map_err(|e| match &cli.plugin {
         Some(path) => format!("{}: {e}", path.display()),
@@ -251,14 +320,8 @@ struct TerminalPrompt;
 
 impl Confirmer for TerminalPrompt {
     fn confirm(&self, request: &ConfirmationRequest) -> bool {
-        use std::io::Write;
-        eprint!("\n{request}\nApply this change? [y/N] ");
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        if std::io::stdin().read_line(&mut answer).is_err() {
-            return false;
-        }
-        matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+        eprintln!("\n{request}");
+        ask_yes_no("Apply this change?")
     }
 }
 

@@ -104,3 +104,37 @@ fn every_command_has_help() {
         );
     }
 }
+
+#[test]
+fn a_new_plugin_needs_the_operators_consent_once() {
+    let plugin = scratch_dir("consent").join("ingrid.wasm");
+    let _ = std::fs::write(&plugin, host_test::EMBEDDED_PLUGIN);
+    let path = plugin.to_string_lossy().into_owned();
+    // A private config directory, so this test's install record is its own.
+    let config = scratch_dir("consent-config");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--plugin", path.as_str()];
+        args.extend_from_slice(extra);
+        args.push("tools");
+        Command::new(env!("CARGO_BIN_EXE_dema-host"))
+            .args(&args)
+            .env("HOME", scratch_dir("home"))
+            .env("XDG_CONFIG_HOME", &config)
+            .env(
+                "DEMA_CACHE_DIR",
+                std::env::temp_dir().join(format!("dema-cli-cache-{}", std::process::id())),
+            )
+            .output()
+            .unwrap_or_else(|e| panic!("running dema-host: {e}"))
+    };
+    let refused = run(&[]);
+    assert_one_clear_line(&refused, "needs the operator's consent");
+    assert!(stderr(&refused).contains("list_returns") || stderr(&refused).contains("reach"));
+    let accepted = run(&["--accept-plugin"]);
+    assert!(accepted.status.success(), "{}", stderr(&accepted));
+    let again = run(&[]);
+    assert!(again.status.success(), "installed: {}", stderr(&again));
+    let record =
+        std::fs::read_to_string(config.join("dema-host").join("installs.json")).unwrap_or_default();
+    assert!(record.contains("ingrid-returns"), "{record}");
+}
