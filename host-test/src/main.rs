@@ -8,13 +8,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use host_test::cache::CompileCache;
+use host_test::credentials;
 use host_test::manifest::Manifest;
+use host_test::outbound::Secret;
 use host_test::policy::audit::AuditLog;
 use host_test::policy::confirm::{
     ConfirmationRequest, Confirmer, NoHuman, PersonApprovedInAdvance,
 };
 use host_test::policy::install::{InstallCheck, InstallRecord, InstallStore};
-use host_test::runtime::{CallReport, Limits};
+use host_test::runtime::{CallReport, Limits, Runtime};
 use host_test::session::{Session, Target, ToolCall};
 use host_test::{EMBEDDED_PLUGIN, simulator};
 use sha2::{Digest, Sha256};
@@ -70,8 +72,14 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
-    /// Check that the plugin can reach Ingrid with the configured key.
-    Connect,
+    /// Check that the plugin can reach Ingrid with the configured key; with `--new-key`,
+    /// validate a new key and only then store it in place of the old one.
+    Connect {
+        /// Read a new key (no-echo prompt on a terminal, else one line of stdin; never from the
+        /// command line), validate it, then store it in the credentials file.
+        #[arg(long)]
+        new_key: bool,
+    },
     /// Run the Ingrid simulator alone on 127.0.0.1 until interrupted.
     Sim {
         /// The port to listen on (0 picks a free one).
@@ -119,9 +127,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     match &cli.command {
         Command::Sim { port } => return run_simulator(*port).await,
         Command::Demo => return demo(&cli).await,
+        Command::Connect { new_key: true } => return rotate_key(&cli).await,
         _ => {}
     }
-    let session = start_session(&cli).await?;
+    let session = start_session(&cli, None).await?;
     let code = match &cli.command {
         Command::Tools => {
             print_tools(&session);
@@ -142,7 +151,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             call(&session, tool, arguments, *json, cli.verbose, confirmer).await?
         }
-        Command::Connect => match session.connect().await.map_err(|e| e.to_string())? {
+        Command::Connect { .. } => match session.connect().await.map_err(|e| e.to_string())? {
             Ok(info) => {
                 println!("{}", info.message);
                 ExitCode::SUCCESS
@@ -213,7 +222,7 @@ fn ask_yes_no(question: &str) -> bool {
         && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
-async fn start_session(cli: &Cli) -> Result<Session, String> {
+async fn start_session(cli: &Cli, key: Option<Secret>) -> Result<Session, String> {
     let wasm = match &cli.plugin {
         Some(path) => std::fs::read(path)
             .map_err(|e| format!("cannot read the plugin file {}: {e}", path.display()))?,
@@ -244,7 +253,8 @@ async fn start_session(cli: &Cli) -> Result<Session, String> {
             None => problem,
         });
     }
-    let loaded = Session::start(&wasm, target, Limits::default(), cache.as_ref()).await;
+    let runtime = Runtime::new(Limits::default()).map_err(|e| e.to_string())?;
+    let loaded = Session::start_with_key(runtime, &wasm, target, cache.as_ref(), key).await;
     let session = loaded.map_err(|e| match &cli.plugin {
         Some(path) => format!("{}: {e}", path.display()),
         None => e.to_string(),
@@ -359,6 +369,51 @@ fn connect_error_text(error: &host_test::bindings::types::ConnectError) -> &str 
     }
 }
 
+/// Key rotation (C9): the new key is validated with one cheap read before it replaces the old
+/// one; a failing key leaves the stored key as it was.
+async fn rotate_key(cli: &Cli) -> Result<ExitCode, String> {
+    let typed = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("New Ingrid Returns API key (input hidden): ")
+            .map_err(|e| format!("could not read the key: {e}"))?
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| format!("could not read the key from stdin: {e}"))?;
+        line
+    };
+    let key = typed.trim().to_string();
+    if key.is_empty() || key.chars().any(char::is_control) || key.len() > 512 {
+        return Err("that is not an API key (empty, too long or with control characters)".into());
+    }
+    let session = start_session(cli, Some(Secret::new(key.clone()))).await?;
+    let checked = session.connect().await.map_err(|e| e.to_string())?;
+    session.shutdown().await;
+    match checked {
+        Ok(_) => {
+            let path = credentials::store_api_key(&Secret::new(key))?;
+            println!(
+                "The new key works. It is stored in {} and replaces the old one.",
+                path.display()
+            );
+            if std::env::var_os(credentials::ENV_VAR).is_some() {
+                eprintln!(
+                    "note: {} is set in this environment and wins over the stored key; unset it to use the new one",
+                    credentials::ENV_VAR
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            eprintln!(
+                "error: the new key was not stored (the old one is unchanged): {}",
+                connect_error_text(&error)
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
 async fn run_simulator(port: u16) -> Result<ExitCode, String> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let handle = simulator::start(addr)
@@ -378,7 +433,7 @@ async fn run_simulator(port: u16) -> Result<ExitCode, String> {
 /// What a person sees in a short session: connect, list the tools, page through returns, and
 /// a mistake explained.
 async fn demo(cli: &Cli) -> Result<ExitCode, String> {
-    let session = start_session(cli).await?;
+    let session = start_session(cli, None).await?;
     println!(
         "== Ingrid Returns plugin in the Dema host, against {}",
         session.base_url()

@@ -138,3 +138,59 @@ fn a_new_plugin_needs_the_operators_consent_once() {
         std::fs::read_to_string(config.join("dema-host").join("installs.json")).unwrap_or_default();
     assert!(record.contains("ingrid-returns"), "{record}");
 }
+
+#[test]
+fn a_new_key_is_stored_only_after_it_works() {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Stdio;
+    let config = scratch_dir("rotate-config");
+    let file = config.join("dema-host").join("credentials.json");
+    let rotate = |key: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dema-host"))
+            .args(["connect", "--new-key"])
+            .env_remove("INGRID_API_KEY")
+            .env("HOME", scratch_dir("home"))
+            .env("XDG_CONFIG_HOME", &config)
+            .env(
+                "DEMA_CACHE_DIR",
+                std::env::temp_dir().join(format!("dema-cli-cache-{}", std::process::id())),
+            )
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn: {e}"));
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = writeln!(stdin, "{key}");
+        }
+        child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("wait: {e}"))
+    };
+    let stage = rotate(host_test::simulator::STAGE_KEY);
+    assert!(!stage.status.success());
+    assert!(stderr(&stage).contains("not stored"), "{}", stderr(&stage));
+    assert!(
+        !stderr(&stage).contains(host_test::simulator::STAGE_KEY),
+        "never echoed"
+    );
+    assert!(!file.exists(), "a failing key stores nothing");
+
+    let good = rotate(host_test::simulator::PRODUCTION_KEY);
+    assert!(good.status.success(), "{}", stderr(&good));
+    let stored = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(stored.contains(host_test::simulator::PRODUCTION_KEY));
+    let mode = std::fs::metadata(&file)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0);
+    assert_eq!(mode, 0o600);
+
+    let bad_again = rotate(host_test::simulator::MERCHANT_PLATFORM_KEY);
+    assert!(!bad_again.status.success());
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap_or_default(),
+        stored,
+        "the old key stays"
+    );
+}
