@@ -150,6 +150,10 @@ impl Transport for WitTransport {
     fn sleep_ms(&self, ms: u64) {
         wasi::clocks::monotonic_clock::subscribe_duration(ms.saturating_mul(1_000_000)).block();
     }
+
+    fn wall_clock_unix_secs(&self) -> u64 {
+        wasi::clocks::wall_clock::now().seconds
+    }
 }
 
 fn context(ctx: wit::CallContext) -> api::CallContext {

@@ -65,4 +65,6 @@ pub trait Transport {
     fn monotonic_ms(&self) -> u64;
     /// Waits (bounded by the caller); used only for backoff between read retries.
     fn sleep_ms(&self, ms: u64);
+    /// Seconds since the Unix epoch (UTC): the time fixed into a proposal's timestamps.
+    fn wall_clock_unix_secs(&self) -> u64;
 }

@@ -40,16 +40,54 @@ pub mod query {
 }
 
 /// Return statuses of the known lifecycle.
+pub mod return_status {
+    pub const AWAITING_RETURN: &str = "AWAITING_RETURN";
+    pub const IN_TRANSIT: &str = "IN_TRANSIT";
+    pub const AWAITING_REFUND: &str = "AWAITING_REFUND";
+    pub const AWAITING_EXCHANGE: &str = "AWAITING_EXCHANGE";
+    pub const COMPLETED: &str = "COMPLETED";
+}
 pub const RETURN_STATUSES: [&str; 5] = [
-    "AWAITING_RETURN",
-    "IN_TRANSIT",
-    "AWAITING_REFUND",
-    "AWAITING_EXCHANGE",
-    "COMPLETED",
+    return_status::AWAITING_RETURN,
+    return_status::IN_TRANSIT,
+    return_status::AWAITING_REFUND,
+    return_status::AWAITING_EXCHANGE,
+    return_status::COMPLETED,
 ];
+/// Known: items are inspected (reported) while the return is in one of these.
+pub const REPORTABLE_RETURN_STATUSES: [&str; 2] =
+    [return_status::AWAITING_RETURN, return_status::IN_TRANSIT];
+
+/// Known: what the shopper asked for.
+pub mod resolution {
+    pub const REFUND: &str = "REFUND";
+    pub const EXCHANGE: &str = "EXCHANGE";
+}
+
+/// Modelled statuses of a return item.
+pub mod item_status {
+    pub const PENDING: &str = "PENDING";
+    pub const APPROVED: &str = "APPROVED";
+    pub const REJECTED: &str = "REJECTED";
+}
 
 /// Modelled refund transaction statuses.
-pub const REFUND_STATUSES: [&str; 4] = ["PENDING", "REFUNDED", "EXTERNALLY_REFUNDED", "FAILED"];
+pub mod refund_status {
+    pub const PENDING: &str = "PENDING";
+    pub const REFUNDED: &str = "REFUNDED";
+    pub const EXTERNALLY_REFUNDED: &str = "EXTERNALLY_REFUNDED";
+    pub const FAILED: &str = "FAILED";
+}
+pub const REFUND_STATUSES: [&str; 4] = [
+    refund_status::PENDING,
+    refund_status::REFUNDED,
+    refund_status::EXTERNALLY_REFUNDED,
+    refund_status::FAILED,
+];
+
+/// Modelled length caps of the write bodies' free text.
+pub const RETURN_ITEM_REMARK_MAX_CHARS: usize = 1000;
+pub const EXTERNAL_REFERENCE_MAX_CHARS: usize = 200;
 
 /// Fields the plugin reads from each resource (the live probe reports any that are missing).
 pub const ORDER_FIELDS: &[&str] = &[

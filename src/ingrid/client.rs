@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 
 use super::catalog::{self, Endpoint};
 use super::error::{IngridError, Subject, error_message_from_body};
-use crate::api::CallContext;
+use crate::api::{CallContext, PlannedWrite};
 use crate::transport::{HttpError, HttpRequest, HttpResponse, LogLevel, Transport};
 
 /// Attempts for a read, counting the first (writes are never retried, contract C3).
@@ -66,18 +66,38 @@ impl<'a> IngridClient<'a> {
         query: &[(&str, String)],
         body: Vec<u8>,
     ) -> HttpRequest {
-        let mut headers = vec![("accept".to_string(), "application/json".to_string())];
-        if !body.is_empty() {
-            headers.push(("content-type".to_string(), "application/json".to_string()));
-        }
         HttpRequest {
             method: endpoint.method(),
             url: self.url(endpoint, query),
-            headers,
+            headers: json_headers(!body.is_empty()),
             body,
             credential: Some(catalog::CREDENTIAL_SLOT.to_string()),
             timeout_ms: u32::try_from(self.remaining_ms()).ok(),
         }
+    }
+
+    /// A write fixed for a proposal: the full URL string, the slot and the exact body bytes.
+    pub fn planned_write(&self, endpoint: Endpoint, body: Vec<u8>) -> PlannedWrite {
+        PlannedWrite {
+            method: endpoint.method(),
+            url: self.url(endpoint, &[]),
+            credential: Some(catalog::CREDENTIAL_SLOT.to_string()),
+            body,
+        }
+    }
+
+    /// Sends an approved write exactly as planned, once: writes are never retried (contract
+    /// C3), so every outcome goes back to the caller.
+    pub fn send_write(&self, write: &PlannedWrite) -> Result<HttpResponse, HttpError> {
+        let request = HttpRequest {
+            method: write.method,
+            url: write.url.clone(),
+            headers: json_headers(!write.body.is_empty()),
+            body: write.body.clone(),
+            credential: write.credential.clone(),
+            timeout_ms: u32::try_from(self.remaining_ms()).ok(),
+        };
+        self.transport.send(&request)
     }
 
     /// A read, retried on 429 (when the wait fits), 502-504 and connection failures.
@@ -96,13 +116,16 @@ impl<'a> IngridClient<'a> {
                 Ok(response) if response.status == 429 => {
                     let wait_secs = retry_after_secs(response).unwrap_or(1);
                     let remaining = self.remaining_ms();
-                    if wait_secs * 1000 + ANSWER_MARGIN_MS > remaining {
+                    // Retry-After comes from outside: no arithmetic on it may overflow.
+                    let wait_ms = wait_secs.saturating_mul(1000);
+                    if wait_ms.saturating_add(ANSWER_MARGIN_MS) > remaining {
                         return Err(IngridError::RateLimitedBeyondDeadline {
                             retry_after_secs: wait_secs,
                             remaining_secs: remaining / 1000,
+                            trace_id: trace_id(response),
                         });
                     }
-                    Some(wait_secs * 1000)
+                    Some(wait_ms)
                 }
                 Ok(response) if matches!(response.status, 502..=504) => {
                     Some(FIRST_BACKOFF_MS << (attempt - 1))
@@ -141,12 +164,28 @@ impl<'a> IngridClient<'a> {
         subject: Subject,
     ) -> Result<T, IngridError> {
         let response = self.get_response(endpoint, query, &subject)?;
-        serde_json::from_slice(&response.body).map_err(|error| IngridError::UnexpectedBody {
-            subject,
-            detail: error.to_string(),
-            trace_id: trace_id(&response),
-        })
+        decode_body(&response, subject)
     }
+}
+
+fn json_headers(has_body: bool) -> Vec<(String, String)> {
+    let mut headers = vec![("accept".to_string(), "application/json".to_string())];
+    if has_body {
+        headers.push(("content-type".to_string(), "application/json".to_string()));
+    }
+    headers
+}
+
+/// A response's JSON body decoded into `T`; a shape we cannot read says so, with the trace id.
+pub fn decode_body<T: DeserializeOwned>(
+    response: &HttpResponse,
+    subject: Subject,
+) -> Result<T, IngridError> {
+    serde_json::from_slice(&response.body).map_err(|error| IngridError::UnexpectedBody {
+        subject,
+        detail: error.to_string(),
+        trace_id: trace_id(response),
+    })
 }
 
 /// Ingrid's trace id, when present.
@@ -170,11 +209,16 @@ pub fn check_status(
     if (200..300).contains(&response.status) {
         return Ok(response);
     }
-    Err(IngridError::Status {
+    Err(status_error(&response, subject))
+}
+
+/// The error a non-2xx response stands for.
+pub fn status_error(response: &HttpResponse, subject: &Subject) -> IngridError {
+    IngridError::Status {
         status: response.status,
         subject: subject.clone(),
         message: error_message_from_body(&response.body),
-        retry_after_secs: retry_after_secs(&response),
-        trace_id: trace_id(&response),
-    })
+        retry_after_secs: retry_after_secs(response),
+        trace_id: trace_id(response),
+    }
 }

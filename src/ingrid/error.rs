@@ -59,14 +59,29 @@ pub enum IngridError {
         detail: String,
         trace_id: Option<String>,
     },
+    /// A 409 on a change, with the status the resource was read back in.
+    #[error(
+        "{subject} is {current_status} now, which does not allow this change (HTTP 409).{} \
+         Nothing was changed.{}",
+        said(message.as_deref()),
+        trace_suffix(trace_id.as_deref())
+    )]
+    StateConflict {
+        subject: Subject,
+        current_status: String,
+        message: Option<String>,
+        trace_id: Option<String>,
+    },
     /// A 429 whose wait does not fit in the time left.
     #[error(
         "Ingrid is rate limiting requests and asks to wait {retry_after_secs} s, more than the \
-         {remaining_secs} s left for this call; try again in {retry_after_secs} s"
+         {remaining_secs} s left for this call; try again in {retry_after_secs} s{}",
+        trace_suffix(trace_id.as_deref())
     )]
     RateLimitedBeyondDeadline {
         retry_after_secs: u64,
         remaining_secs: u64,
+        trace_id: Option<String>,
     },
 }
 
@@ -74,9 +89,40 @@ impl IngridError {
     pub fn status(&self) -> Option<u16> {
         match self {
             IngridError::Status { status, .. } => Some(*status),
+            IngridError::StateConflict { .. } => Some(409),
             _ => None,
         }
     }
+
+    /// A 409 restated with the status the resource is in now (read back by the caller, since
+    /// Ingrid's body need not say it). Other errors pass unchanged.
+    pub fn with_current_status(self, current_status: &str) -> IngridError {
+        match self {
+            IngridError::Status {
+                status: 409,
+                subject,
+                message,
+                trace_id,
+                ..
+            } => IngridError::StateConflict {
+                subject,
+                current_status: current_status
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(40)
+                    .collect(),
+                message,
+                trace_id,
+            },
+            other => other,
+        }
+    }
+}
+
+fn said(message: Option<&str>) -> String {
+    message
+        .map(|m| format!(" Ingrid said: \"{m}\"."))
+        .unwrap_or_default()
 }
 
 fn trace_suffix(trace_id: Option<&str>) -> String {
@@ -92,10 +138,7 @@ fn describe_status(
     retry_after_secs: Option<u64>,
     trace_id: Option<&str>,
 ) -> String {
-    let said = message
-        .as_deref()
-        .map(|m| format!(" Ingrid said: \"{m}\"."))
-        .unwrap_or_default();
+    let said = said(message.as_deref());
     let trace = trace_suffix(trace_id);
     match status {
         401 | 403 => format!(
@@ -174,6 +217,26 @@ mod tests {
         assert!(limited.contains("retry after 7 s"), "{limited}");
         let down = status_error(503, Subject::Returns).to_string();
         assert!(down.contains("unavailable"), "{down}");
+        let rejected = status_error(422, Subject::Return(50075)).to_string();
+        assert!(
+            rejected.contains("return 50075") && rejected.contains("\"nope\""),
+            "{rejected}"
+        );
+    }
+
+    #[test]
+    fn a_conflict_is_restated_with_the_current_status() {
+        let conflict = status_error(409, Subject::RefundTransaction(90001))
+            .with_current_status("REFUNDED")
+            .to_string();
+        assert!(
+            conflict.starts_with("refund transaction 90001 is REFUNDED now"),
+            "{conflict}"
+        );
+        assert!(conflict.contains("Nothing was changed"), "{conflict}");
+        assert!(conflict.contains("t-1"), "{conflict}");
+        let other = status_error(422, Subject::Returns).with_current_status("COMPLETED");
+        assert_eq!(other.status(), Some(422));
     }
 
     #[test]

@@ -1,8 +1,66 @@
-//! Ingrid's resources as this plugin reads them (modelled shapes, see the catalog). Money is
-//! parsed exactly from the JSON number's digits, never through f64.
+//! Ingrid's resources as this plugin reads them, and the bodies of its two writes (modelled
+//! shapes, see the catalog). Money is parsed exactly from the JSON number's digits, never
+//! through f64.
 
 use rust_decimal::Decimal;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+/// A resource listed with the `afterId` keyset cursor.
+pub trait Keyed {
+    fn key(&self) -> u64;
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    pub id: u64,
+    pub order_number: String,
+    pub created_at: String,
+    pub currency_code: String,
+    #[serde(default)]
+    pub customer: Option<Customer>,
+    #[serde(default)]
+    pub line_items: Vec<LineItem>,
+    #[serde(with = "rust_decimal::serde::arbitrary_precision")]
+    pub total_amount: Decimal,
+}
+
+/// Personal data written by the shopper: shown fenced, never as instructions.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Customer {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineItem {
+    pub id: u64,
+    #[serde(default)]
+    pub product_id: Option<u64>,
+    #[serde(default)]
+    pub variant_id: Option<u64>,
+    #[serde(default)]
+    pub sku: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    pub quantity: u32,
+    #[serde(with = "rust_decimal::serde::arbitrary_precision")]
+    pub unit_price: Decimal,
+}
+
+impl Order {
+    pub fn unit_count(&self) -> u32 {
+        self.line_items
+            .iter()
+            .fold(0, |units, item| units.saturating_add(item.quantity))
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -47,18 +105,109 @@ pub struct ReturnItem {
     pub unit_refund_amount: Decimal,
 }
 
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundTransaction {
+    pub id: u64,
+    pub return_id: u64,
+    pub order_id: u64,
+    #[serde(with = "rust_decimal::serde::arbitrary_precision")]
+    pub amount: Decimal,
+    pub currency_code: String,
+    pub status: String,
+    #[serde(default)]
+    pub method: Option<String>,
+    pub created_at: String,
+    #[serde(default)]
+    pub completed_at: Option<String>,
+    #[serde(default)]
+    pub external_reference: Option<String>,
+}
+
+impl Keyed for Order {
+    fn key(&self) -> u64 {
+        self.id
+    }
+}
+
+impl Keyed for Return {
+    fn key(&self) -> u64 {
+        self.id
+    }
+}
+
+impl Keyed for RefundTransaction {
+    fn key(&self) -> u64 {
+        self.id
+    }
+}
+
+/// Body of `POST /merchant/return/{id}/returned-items`. Field order is the byte order of the
+/// planned write, so it must not change between a proposal and its replay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReturnedItemsReport {
+    pub items: Vec<ReportedItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportedItem {
+    pub return_item_id: u64,
+    pub quantity: u32,
+    pub approved: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remark: Option<String>,
+}
+
+/// Body of `POST /merchant/refund-transaction/{id}/externally-refunded`. Read back from an
+/// approved write to replay its fixed `refundedAt`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternallyRefunded {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_reference: Option<String>,
+    pub refunded_at: String,
+}
+
 impl Return {
+    pub fn item(&self, id: u64) -> Option<&ReturnItem> {
+        self.items.iter().find(|item| item.id == id)
+    }
+
+    /// The refund a report would create: Σ approved quantity × unit refund amount. Items
+    /// unknown to this return count nothing (the caller refuses those first).
+    pub fn approved_refund(&self, report: &ReturnedItemsReport) -> Decimal {
+        report
+            .items
+            .iter()
+            .filter(|reported| reported.approved)
+            .filter_map(|reported| {
+                self.item(reported.return_item_id)
+                    .map(|item| line_amount(item.unit_refund_amount, reported.quantity))
+            })
+            .fold(Decimal::ZERO, Decimal::saturating_add)
+    }
+
     /// The value of the items being returned: Σ quantity × unit refund amount.
     pub fn items_value(&self) -> Decimal {
         self.items
             .iter()
-            .map(|item| item.unit_refund_amount * Decimal::from(item.quantity))
-            .sum()
+            .map(|item| line_amount(item.unit_refund_amount, item.quantity))
+            .fold(Decimal::ZERO, Decimal::saturating_add)
     }
 
     pub fn item_quantity(&self) -> u32 {
-        self.items.iter().map(|item| item.quantity).sum()
+        self.items
+            .iter()
+            .fold(0, |units, item| units.saturating_add(item.quantity))
     }
+}
+
+/// Unit amount × quantity. Arithmetic on amounts from Ingrid saturates: only a malformed answer
+/// could overflow, and that must not trap the component.
+pub fn line_amount(unit_amount: Decimal, quantity: u32) -> Decimal {
+    unit_amount.saturating_mul(Decimal::from(quantity))
 }
 
 /// Money as a decimal string in major units with at least two decimals ("499.00").
@@ -86,5 +235,66 @@ mod tests {
         assert_eq!(money(parsed.items_value()), "10000000000001299.31");
         assert_eq!(money(Decimal::from(5)), "5.00");
         assert_eq!(parsed.item_quantity(), 5);
+    }
+
+    #[test]
+    fn absurd_amounts_and_quantities_saturate_instead_of_trapping() {
+        let json = r#"{"id":1,"orderId":2,"status":"IN_TRANSIT","createdAt":"2026-01-01T00:00:00Z",
+            "currencyCode":"SEK","items":[
+              {"id":3,"quantity":4294967295,"unitRefundAmount":79228162514264337593543950335},
+              {"id":4,"quantity":4294967295,"unitRefundAmount":1}]}"#;
+        let parsed: Return = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.items_value(), Decimal::MAX);
+        assert_eq!(parsed.item_quantity(), u32::MAX);
+    }
+
+    #[test]
+    fn the_approved_refund_counts_only_approved_quantities() {
+        let json = r#"{"id":1,"orderId":2,"status":"IN_TRANSIT","createdAt":"2026-01-01T00:00:00Z",
+            "currencyCode":"SEK","items":[
+              {"id":3,"quantity":3,"unitRefundAmount":0.1},
+              {"id":4,"quantity":1,"unitRefundAmount":1299.00}]}"#;
+        let parsed: Return = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+        let report = ReturnedItemsReport {
+            items: vec![
+                ReportedItem {
+                    return_item_id: 3,
+                    quantity: 2,
+                    approved: true,
+                    remark: None,
+                },
+                ReportedItem {
+                    return_item_id: 4,
+                    quantity: 1,
+                    approved: false,
+                    remark: Some("scratched".into()),
+                },
+            ],
+        };
+        assert_eq!(money(parsed.approved_refund(&report)), "0.20");
+    }
+
+    #[test]
+    fn write_bodies_keep_their_field_order_and_omit_absent_values() {
+        let report = ReturnedItemsReport {
+            items: vec![ReportedItem {
+                return_item_id: 70001,
+                quantity: 1,
+                approved: true,
+                remark: None,
+            }],
+        };
+        assert_eq!(
+            serde_json::to_string(&report).unwrap_or_default(),
+            r#"{"items":[{"returnItemId":70001,"quantity":1,"approved":true}]}"#
+        );
+        let marked = ExternallyRefunded {
+            external_reference: Some("PSP-1".into()),
+            refunded_at: "2026-11-20T10:00:00Z".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&marked).unwrap_or_default(),
+            r#"{"externalReference":"PSP-1","refundedAt":"2026-11-20T10:00:00Z"}"#
+        );
     }
 }

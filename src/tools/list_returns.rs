@@ -1,14 +1,15 @@
-//! `list_returns`: one page of returns, newest filters first, with counts by status.
+//! `list_returns`: returns, one page or up to `maxItems`, with counts by status.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Tool, args, text};
-use crate::api::{CallContext, CallError, Effect, ToolOutcome, ToolResult};
+use super::paging::{self, PageRequest, Paged};
+use super::{Tool, args, failure, success, text};
+use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
-use crate::ingrid::catalog::{Endpoint, query};
+use crate::ingrid::catalog::{self, Endpoint, query};
 use crate::ingrid::error::Subject;
 use crate::ingrid::models::{Return, money};
 
@@ -17,12 +18,13 @@ const CURSOR_KIND: &str = "returns";
 pub const TOOL: Tool = Tool {
     name: "list_returns",
     title: "List returns",
-    description: "Lists the merchant's Ingrid returns, one page at a time (ascending by return id), \
-optionally filtered by lifecycle status (AWAITING_RETURN, IN_TRANSIT, AWAITING_REFUND, \
-AWAITING_EXCHANGE, COMPLETED), by Ingrid order id, or by creation time. Each row gives the return \
-id, order, status, resolution (REFUND or EXCHANGE), units returned and their value with currency; \
-the page adds counts by status. When nextCursor is not null, pass it as cursor to get the next \
-page. Read-only: it never changes anything. Use get_return for a return's items and comments.",
+    description: "Lists the merchant's Ingrid returns, ascending by return id, optionally filtered \
+by lifecycle status (AWAITING_RETURN, IN_TRANSIT, AWAITING_REFUND, AWAITING_EXCHANGE, COMPLETED), \
+by Ingrid order id, or by creation time. Each row gives the return id, order, status, resolution \
+(REFUND or EXCHANGE), units returned and their value with currency; the result adds counts by \
+status. One page by default; with maxItems (up to 1000) it pages for you and says if it stopped \
+early. When nextCursor is not null, pass it as cursor to continue. Read-only: it never changes \
+anything. Use get_return for a return's items and comments.",
     input_schema: include_str!("schemas/list_returns.input.json"),
     output_schema: include_str!("schemas/list_returns.output.json"),
     effect: Effect::Read,
@@ -35,34 +37,13 @@ page. Read-only: it never changes anything. Use get_return for a return's items 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct Arguments {
-    status: Option<ReturnStatus>,
+    status: Option<String>,
     order_id: Option<u64>,
     created_from: Option<String>,
     created_to: Option<String>,
     cursor: Option<String>,
     limit: Option<u32>,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-enum ReturnStatus {
-    AwaitingReturn,
-    InTransit,
-    AwaitingRefund,
-    AwaitingExchange,
-    Completed,
-}
-
-impl ReturnStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            ReturnStatus::AwaitingReturn => "AWAITING_RETURN",
-            ReturnStatus::InTransit => "IN_TRANSIT",
-            ReturnStatus::AwaitingRefund => "AWAITING_REFUND",
-            ReturnStatus::AwaitingExchange => "AWAITING_EXCHANGE",
-            ReturnStatus::Completed => "COMPLETED",
-        }
-    }
+    max_items: Option<u32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -71,6 +52,7 @@ struct Output {
     returns: Vec<Row>,
     count: usize,
     next_cursor: Option<String>,
+    stopped_early: Option<String>,
     counts_by_status: BTreeMap<String, usize>,
 }
 
@@ -94,13 +76,17 @@ fn run(
     arguments: Value,
 ) -> Result<ToolOutcome, CallError> {
     let arguments: Arguments = args::decode(arguments)?;
-    let limit = args::limit(arguments.limit)?;
-    let after_id = args::decode_cursor(CURSOR_KIND, arguments.cursor.as_deref())?;
+    let page_request = PageRequest::from_arguments(
+        CURSOR_KIND,
+        arguments.cursor.as_deref(),
+        arguments.limit,
+        arguments.max_items,
+    )?;
     let mut filters: Vec<(&str, String)> = Vec::new();
-    if let Some(status) = arguments.status {
-        filters.push((query::STATUS, status.as_str().to_string()));
+    if let Some(status) = args::one_of("status", arguments.status, &catalog::RETURN_STATUSES)? {
+        filters.push((query::STATUS, status));
     }
-    if let Some(order_id) = arguments.order_id {
+    if let Some(order_id) = args::optional_id("orderId", arguments.order_id)? {
         filters.push((query::ORDER_ID, order_id.to_string()));
     }
     if let Some(from) = args::timestamp("createdFrom", arguments.created_from)? {
@@ -109,77 +95,63 @@ fn run(
     if let Some(to) = args::timestamp("createdTo", arguments.created_to)? {
         filters.push((query::CREATED_TO, to));
     }
-    let mut request_query = filters.clone();
-    if let Some(after_id) = after_id {
-        request_query.push((query::AFTER_ID, after_id.to_string()));
-    }
-    request_query.push((query::LIMIT, limit.to_string()));
 
-    let page: Vec<Return> =
-        match client.get(Endpoint::ListReturns, &request_query, Subject::Returns) {
-            Ok(page) => page,
-            Err(error) => return Ok(ToolOutcome::Result(ToolResult::error(error.to_string()))),
-        };
-    // Modelled: a page shorter than `limit` is the last one.
-    let next_cursor = (page.len() == limit as usize)
-        .then(|| {
-            page.last()
-                .map(|last| args::encode_cursor(CURSOR_KIND, last.id))
-        })
-        .flatten();
-    let output = summarise(page, next_cursor);
-    let text = render(&output, &filters);
-    let structured = serde_json::to_string(&output).map_err(|error| {
-        CallError::Internal(format!("serialising list_returns output: {error}"))
-    })?;
-    Ok(ToolOutcome::Result(ToolResult {
-        text,
-        structured: Some(structured),
-        is_error: false,
-    }))
+    let paged: Paged<Return> = match paging::fetch(
+        client,
+        Endpoint::ListReturns,
+        Subject::Returns,
+        &filters,
+        &page_request,
+    ) {
+        Ok(paged) => paged,
+        Err(error) => return failure(error.to_string()),
+    };
+    let output = summarise(&paged);
+    let text = render(&output, &filters, &paged);
+    success(TOOL.name, text, &output)
 }
 
-fn summarise(page: Vec<Return>, next_cursor: Option<String>) -> Output {
+fn summarise(paged: &Paged<Return>) -> Output {
     let mut counts_by_status = BTreeMap::new();
-    let returns: Vec<Row> = page
-        .into_iter()
+    let returns: Vec<Row> = paged
+        .rows
+        .iter()
         .map(|ret| {
             *counts_by_status.entry(ret.status.clone()).or_insert(0) += 1;
             Row {
                 id: ret.id,
                 order_id: ret.order_id,
+                order_number: ret.order_number.clone(),
+                status: ret.status.clone(),
+                resolution: ret.resolution.clone(),
+                created_at: ret.created_at.clone(),
+                currency_code: ret.currency_code.clone(),
                 item_quantity: ret.item_quantity(),
                 items_value: money(ret.items_value()),
-                order_number: ret.order_number,
-                status: ret.status,
-                resolution: ret.resolution,
-                created_at: ret.created_at,
-                currency_code: ret.currency_code,
             }
         })
         .collect();
     Output {
         count: returns.len(),
         returns,
-        next_cursor,
+        next_cursor: paged.next_cursor.clone(),
+        stopped_early: paged.stopped_early(),
         counts_by_status,
     }
 }
 
-fn render(output: &Output, filters: &[(&str, String)]) -> String {
+fn render(output: &Output, filters: &[(&str, String)], paged: &Paged<Return>) -> String {
     let mut lines = Vec::with_capacity(output.returns.len() + 4);
-    let filtered = if filters.is_empty() {
-        String::new()
-    } else {
-        let described: Vec<String> = filters.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        format!(" matching {}", described.join(", "))
-    };
     let noun = if output.count == 1 {
         "return"
     } else {
         "returns"
     };
-    lines.push(format!("{} {noun}{filtered} on this page.", output.count));
+    lines.push(format!(
+        "{} {noun}{}.",
+        output.count,
+        text::describe_filters(filters)
+    ));
     for row in &output.returns {
         lines.push(format!(
             "- return {} · order {} (orderId {}) · {} · {} · {} unit(s) worth {} {} · created {}",
@@ -195,27 +167,20 @@ fn render(output: &Output, filters: &[(&str, String)]) -> String {
         ));
     }
     if !output.counts_by_status.is_empty() {
-        let counts: Vec<String> = output
-            .counts_by_status
-            .iter()
-            .map(|(status, count)| format!("{} {count}", text::clean(status, 30)))
-            .collect();
-        lines.push(format!("By status: {}.", counts.join(", ")));
+        lines.push(format!(
+            "By status: {}.",
+            text::describe_counts(&output.counts_by_status)
+        ));
     }
-    match &output.next_cursor {
-        Some(cursor) => lines.push(format!(
-            "More returns: call again with cursor \"{cursor}\"."
-        )),
-        None => lines.push("This is the last page.".to_string()),
-    }
+    lines.push(paged.footer("returns"));
     lines.join("\n")
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::api::{CallError, ToolOutcome};
+    use crate::api::CallError;
     use crate::connector::call_tool;
-    use crate::testing::{ScriptedTransport, context, json};
+    use crate::testing::{ScriptedTransport, context, expect_result, json, structured};
     use crate::transport::HttpError;
 
     const PAGE: &str = r#"[
@@ -227,18 +192,11 @@ mod tests {
        "createdAt":"2026-02-03T10:00:00Z","currencyCode":"EUR","items":[{"id":70003,"quantity":1,"unitRefundAmount":49.95}]}
     ]"#;
 
-    fn result(outcome: Result<ToolOutcome, CallError>) -> crate::api::ToolResult {
-        match outcome {
-            Ok(ToolOutcome::Result(result)) => result,
-            other => panic!("expected a tool result, got {other:?}"),
-        }
-    }
-
     #[test]
     fn a_full_page_sends_filters_and_returns_rows_totals_and_a_cursor() {
         let transport = ScriptedTransport::new(vec![json(200, PAGE)]);
         let args = r#"{"status":"IN_TRANSIT","createdFrom":"2026-01-01T00:00:00Z","limit":2}"#;
-        let result = result(call_tool(&transport, "list_returns", args, &context()));
+        let result = expect_result(call_tool(&transport, "list_returns", args, &context()));
         assert!(!result.is_error, "{}", result.text);
         let sent = transport.sent.borrow();
         assert_eq!(
@@ -247,14 +205,12 @@ mod tests {
         );
         assert_eq!(sent[0].credential.as_deref(), Some("ingrid-api-key"));
         assert!(sent[0].headers.iter().all(|(name, _)| name != "x-api-key"));
-        let structured: serde_json::Value =
-            serde_json::from_str(result.structured.as_deref().unwrap_or("null"))
-                .unwrap_or_default();
-        assert_eq!(structured["count"], 2);
-        assert_eq!(structured["returns"][0]["itemsValue"], "998.10");
-        assert_eq!(structured["returns"][0]["itemQuantity"], 3);
-        assert_eq!(structured["nextCursor"], "returns.50002");
-        assert_eq!(structured["countsByStatus"]["COMPLETED"], 1);
+        let output = structured("list_returns", &result);
+        assert_eq!(output["count"], 2);
+        assert_eq!(output["returns"][0]["itemsValue"], "998.10");
+        assert_eq!(output["returns"][0]["itemQuantity"], 3);
+        assert_eq!(output["nextCursor"], "returns.50002");
+        assert_eq!(output["countsByStatus"]["COMPLETED"], 1);
         assert!(result.text.contains("return 50001"), "{}", result.text);
         assert!(result.text.contains("998.10 SEK"), "{}", result.text);
         assert!(
@@ -268,7 +224,7 @@ mod tests {
     fn the_cursor_becomes_after_id_and_a_short_page_is_the_last() {
         let transport = ScriptedTransport::new(vec![json(200, PAGE)]);
         let args = r#"{"cursor":"returns.50000"}"#;
-        let result = result(call_tool(&transport, "list_returns", args, &context()));
+        let result = expect_result(call_tool(&transport, "list_returns", args, &context()));
         assert_eq!(
             transport.sent.borrow()[0].url,
             "https://ingrid.test/merchant/return?afterId=50000&limit=50"
@@ -283,10 +239,44 @@ mod tests {
     }
 
     #[test]
+    fn max_items_pages_across_pages_and_says_it_stopped_early() {
+        let second_page = r#"[{"id":50003,"orderId":10003,"status":"AWAITING_RETURN",
+            "createdAt":"2026-02-04T10:00:00Z","currencyCode":"GBP","items":[]}]"#;
+        let transport = ScriptedTransport::new(vec![json(200, PAGE), json(200, second_page)]);
+        let args = r#"{"maxItems":3,"limit":2}"#;
+        let result = expect_result(call_tool(&transport, "list_returns", args, &context()));
+        assert_eq!(
+            transport.urls(),
+            [
+                "https://ingrid.test/merchant/return?limit=2",
+                "https://ingrid.test/merchant/return?afterId=50002&limit=1",
+            ]
+        );
+        let output = structured("list_returns", &result);
+        assert_eq!(output["count"], 3);
+        assert_eq!(output["returns"][2]["id"], 50003);
+        assert_eq!(output["nextCursor"], "returns.50003");
+        assert_eq!(
+            output["stoppedEarly"],
+            "reached maxItems 3; more may follow"
+        );
+        assert_eq!(output["countsByStatus"]["AWAITING_RETURN"], 1);
+        assert!(
+            result
+                .text
+                .contains("Stopped early at maxItems 3; there may be more returns: call again with cursor \"returns.50003\"."),
+            "{}",
+            result.text
+        );
+    }
+
+    #[test]
     fn bad_arguments_name_the_argument_and_send_nothing() {
         for (args, needle) in [
             (r#"{"status":"LOST"}"#, "LOST"),
             (r#"{"limit":500}"#, "limit"),
+            (r#"{"maxItems":1001}"#, "maxItems"),
+            (r#"{"orderId":0}"#, "orderId"),
             (r#"{"createdTo":"tomorrow"}"#, "createdTo"),
             (r#"{"orderId":"abc"}"#, "invalid type"),
             (r#"{"confirm":true}"#, "confirm"),
@@ -312,7 +302,7 @@ mod tests {
             Err(HttpError::NotSent("connection refused".into())),
             json(503, r#"{"message":"maintenance"}"#),
         ]);
-        let result = result(call_tool(&transport, "list_returns", "{}", &context()));
+        let result = expect_result(call_tool(&transport, "list_returns", "{}", &context()));
         assert!(result.is_error);
         assert_eq!(transport.sent.borrow().len(), 3);
         assert_eq!(transport.slept_ms.get(), 200 + 400);
@@ -327,7 +317,7 @@ mod tests {
             response.headers.push(("Retry-After".into(), "30".into()));
         }
         let transport = ScriptedTransport::new(vec![limited]);
-        let result = result(call_tool(&transport, "list_returns", "{}", &context()));
+        let result = expect_result(call_tool(&transport, "list_returns", "{}", &context()));
         assert!(result.is_error);
         assert_eq!(transport.sent.borrow().len(), 1);
         assert_eq!(transport.slept_ms.get(), 0);
@@ -337,7 +327,7 @@ mod tests {
     #[test]
     fn a_refused_key_explains_which_key_to_use() {
         let transport = ScriptedTransport::new(vec![json(401, r#"{"message":"Unauthorized"}"#)]);
-        let result = result(call_tool(&transport, "list_returns", "{}", &context()));
+        let result = expect_result(call_tool(&transport, "list_returns", "{}", &context()));
         assert!(result.is_error);
         assert!(
             result.text.contains("Settings → API Keys"),

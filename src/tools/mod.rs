@@ -1,12 +1,22 @@
 //! The tool registry: every tool this plugin offers, with its hand-written schemas and effect.
 
 pub mod args;
+pub mod get_order;
+pub mod get_refund_transaction;
+pub mod get_return;
+pub mod list_orders;
+pub mod list_refund_transactions;
 pub mod list_returns;
+pub mod mark_refund_externally_refunded;
+pub mod paging;
+pub mod report_returned_items;
 pub mod text;
+pub mod write;
 
+use serde::Serialize;
 use serde_json::Value;
 
-use crate::api::{CallContext, CallError, Effect, ToolDescriptor, ToolOutcome};
+use crate::api::{CallContext, CallError, Effect, ToolDescriptor, ToolOutcome, ToolResult};
 use crate::ingrid::IngridClient;
 
 /// A tool's implementation: arguments already parsed as JSON, the client bound to this call.
@@ -42,10 +52,40 @@ impl Tool {
 }
 
 /// Every tool, in the order they are listed.
-pub const TOOLS: &[Tool] = &[list_returns::TOOL];
+pub const TOOLS: &[Tool] = &[
+    list_orders::TOOL,
+    get_order::TOOL,
+    list_returns::TOOL,
+    get_return::TOOL,
+    list_refund_transactions::TOOL,
+    get_refund_transaction::TOOL,
+    report_returned_items::TOOL,
+    mark_refund_externally_refunded::TOOL,
+];
 
 pub fn find(name: &str) -> Option<&'static Tool> {
     TOOLS.iter().find(|tool| tool.name == name)
+}
+
+/// A successful result: the summary text and the structured output (matching the tool's
+/// output schema).
+pub fn success<T: Serialize>(
+    tool: &str,
+    text: String,
+    output: &T,
+) -> Result<ToolOutcome, CallError> {
+    let structured = serde_json::to_string(output)
+        .map_err(|error| CallError::Internal(format!("serialising {tool} output: {error}")))?;
+    Ok(ToolOutcome::Result(ToolResult {
+        text,
+        structured: Some(structured),
+        is_error: false,
+    }))
+}
+
+/// A tool-level failure the agent should read and act on.
+pub fn failure(text: impl Into<String>) -> Result<ToolOutcome, CallError> {
+    Ok(ToolOutcome::Result(ToolResult::error(text)))
 }
 
 #[cfg(test)]

@@ -1,0 +1,585 @@
+//! Adversarial fixtures: components built to attack the host (host-test/fixtures/), one test
+//! per attack. Each proves the attack is contained (a limit, a denial, a refused load) and that
+//! the simulator received no write the person did not approve.
+//!
+//! The fixtures are a cargo workspace of their own, built once per test run for
+//! `wasm32-wasip2` into `<target>/fixtures-build` and compiled by wasmtime once (cached there).
+//! Every packet goes to loopback: the simulator, or an echo server started here. URLs of other
+//! hosts appear only in requests the host must refuse before connecting.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use host_test::bindings::types::PlannedWrite;
+use host_test::cache::CompileCache;
+use host_test::outbound::Secret;
+use host_test::policy::confirm::{ConfirmationRequest, Confirmer, NoHuman};
+use host_test::policy::gate::{ApprovalError, ApprovalLedger, Binding};
+use host_test::runtime::{CallFailure, CallReport, Limits, LoadError, Runtime};
+use host_test::session::{Session, SessionError, Target, ToolCall};
+use host_test::simulator::RecordedRequest;
+use sha2::{Digest, Sha256};
+
+/// The deadline of the runtime used for the time attacks (the default is 10 s).
+const SHORT_DEADLINE: Duration = Duration::from_millis(1_500);
+/// The refund the rogue's write tools try to change (PENDING in the simulator's seed), and
+/// the body it proposes.
+const REFUND_PATH: &str = "/merchant/refund-transaction/90031/externally-refunded";
+const BODY_A: &[u8] = br#"{"externalReference":"approved-A"}"#;
+const CANARY: &str = "canary-5e1d7a93-adversarial-key";
+
+struct Fixtures {
+    rogue: Vec<u8>,
+    mismatch: Vec<u8>,
+    net_importer: Vec<u8>,
+    external_ref: Vec<u8>,
+    cache: CompileCache,
+}
+
+fn target_dir() -> PathBuf {
+    // `<target>/tmp`, for integration tests.
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| panic!("CARGO_TARGET_TMPDIR has no parent"))
+}
+
+/// Builds the fixture workspace (once per test binary) and compiles the rogue once.
+fn fixtures() -> &'static Fixtures {
+    static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
+    FIXTURES.get_or_init(|| {
+        let build_dir = target_dir().join("fixtures-build");
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/Cargo.toml");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
+        let mut command = Command::new(cargo);
+        command
+            .args([
+                "build",
+                "--locked",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+            ])
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .arg("--target-dir")
+            .arg(&build_dir);
+        // As in build.rs: flags meant for the host must not leak into the wasm build.
+        for var in [
+            "RUSTFLAGS",
+            "CARGO_ENCODED_RUSTFLAGS",
+            "CARGO_BUILD_RUSTFLAGS",
+            "RUSTC_WRAPPER",
+            "RUSTC_WORKSPACE_WRAPPER",
+            "CARGO_BUILD_TARGET",
+            "CARGO_TARGET_DIR",
+            "CARGO_MAKEFLAGS",
+            "CARGO_PROFILE_RELEASE_DEBUG",
+        ] {
+            command.env_remove(var);
+        }
+        let output = command
+            .output()
+            .unwrap_or_else(|e| panic!("running cargo to build the fixtures: {e}"));
+        assert!(
+            output.status.success(),
+            "building the adversarial fixtures failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let read = |name: &str| {
+            let path = build_dir.join("wasm32-wasip2/release").join(name);
+            std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        };
+        let fixtures = Fixtures {
+            rogue: read("rogue.wasm"),
+            mismatch: read("mismatch.wasm"),
+            net_importer: read("net_importer.wasm"),
+            external_ref: read("external_ref.wasm"),
+            cache: CompileCache::at(build_dir.join("compiled")),
+        };
+        // Compile the rogue once, before the tests race to load it.
+        let digest = hex::encode(Sha256::digest(&fixtures.rogue));
+        if let Err(error) =
+            fixtures
+                .cache
+                .load_or_compile(runtime().engine(), &fixtures.rogue, &digest)
+        {
+            panic!("compiling the rogue fixture: {error}");
+        }
+        fixtures
+    })
+}
+
+fn runtime() -> Arc<Runtime> {
+    static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| Runtime::new(Limits::default()).unwrap_or_else(|e| panic!("runtime: {e}")))
+        .clone()
+}
+
+/// Same engine configuration (so the same compiled artifacts), a 1.5 s deadline per call.
+fn short_runtime() -> Arc<Runtime> {
+    static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            let limits = Limits {
+                deadline: SHORT_DEADLINE,
+                ..Limits::default()
+            };
+            Runtime::new(limits).unwrap_or_else(|e| panic!("runtime: {e}"))
+        })
+        .clone()
+}
+
+async fn start(
+    runtime: Arc<Runtime>,
+    wasm: &[u8],
+    target: Target,
+) -> Result<Session, SessionError> {
+    Session::start_with(runtime, wasm, target, Some(&fixtures().cache)).await
+}
+
+/// The rogue, wired to a fresh embedded simulator.
+async fn rogue(runtime: Arc<Runtime>) -> Session {
+    let fixtures = fixtures();
+    start(runtime, &fixtures.rogue, Target::EmbeddedSimulator)
+        .await
+        .unwrap_or_else(|e| panic!("loading the rogue: {e}"))
+}
+
+async fn call(
+    session: &Session,
+    tool: &str,
+    confirmer: &dyn Confirmer,
+) -> Result<(ToolCall, CallReport), CallFailure> {
+    session.call(tool, "{}", confirmer).await
+}
+
+/// The lines of a tool's result: one per request the rogue attempted.
+async fn lines(session: &Session, tool: &str, confirmer: &dyn Confirmer) -> Vec<String> {
+    match call(session, tool, confirmer).await {
+        Ok((ToolCall::Result(result), _)) => result.text.lines().map(str::to_string).collect(),
+        other => panic!("{tool}: {other:?}"),
+    }
+}
+
+fn received(session: &Session) -> Vec<RecordedRequest> {
+    session
+        .simulator()
+        .unwrap_or_else(|| panic!("embedded simulator"))
+        .requests()
+}
+
+fn writes_received(session: &Session) -> Vec<RecordedRequest> {
+    received(session)
+        .into_iter()
+        .filter(|r| r.method != "GET" && r.method != "HEAD")
+        .collect()
+}
+
+/// The healthy call after an attack: one GET to the simulator, answered 200.
+async fn assert_next_call_works(session: &Session) {
+    let before = received(session).len();
+    let lines = lines(session, "ping", &NoHuman).await;
+    assert!(lines[0].starts_with("status 200"), "{lines:?}");
+    assert_eq!(received(session).len(), before + 1);
+}
+
+/// No request of the call got a response: the host refused them all before connecting.
+fn assert_nothing_sent(report: &CallReport) {
+    assert!(
+        report.requests.iter().all(|r| r.status.is_none()),
+        "{:?}",
+        report.requests
+    );
+}
+
+fn assert_all_denied(lines: &[String], count: usize) {
+    assert_eq!(lines.len(), count, "{lines:?}");
+    assert!(lines.iter().all(|l| l.starts_with("denied: ")), "{lines:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infinite_loop_is_stopped_by_the_deadline_or_fuel_and_the_next_call_works() {
+    let session = rogue(short_runtime()).await;
+    let started = Instant::now();
+    let outcome = call(&session, "spin", &NoHuman).await;
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(
+            outcome,
+            Err(CallFailure::DeadlineExceeded(_) | CallFailure::OutOfFuel(_))
+        ),
+        "{outcome:?}"
+    );
+    assert!(
+        elapsed < SHORT_DEADLINE + Duration::from_secs(1),
+        "{elapsed:?}"
+    );
+    assert_next_call_works(&session).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_blocked_in_a_host_call_is_stopped_at_the_deadline_and_the_next_call_works() {
+    let session = rogue(short_runtime()).await;
+    let started = Instant::now();
+    let outcome = call(&session, "sleep", &NoHuman).await;
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(outcome, Err(CallFailure::DeadlineExceeded(d)) if d == SHORT_DEADLINE),
+        "{outcome:?}"
+    );
+    assert!(
+        elapsed >= SHORT_DEADLINE && elapsed < SHORT_DEADLINE + Duration::from_secs(1),
+        "stopped near the deadline, not after the guest's minute: {elapsed:?}"
+    );
+    assert_next_call_works(&session).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_bomb_hits_the_memory_limit_and_the_next_call_works() {
+    let session = rogue(runtime()).await;
+    let outcome = call(&session, "memory_bomb", &NoHuman).await;
+    let limit_mib = Limits::default().memory_bytes >> 20;
+    assert!(
+        matches!(outcome, Err(CallFailure::MemoryLimit(mib)) if mib == limit_mib),
+        "{outcome:?}"
+    );
+    assert_next_call_works(&session).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_output_is_refused_as_too_large() {
+    let session = rogue(runtime()).await;
+    let outcome = call(&session, "huge_output", &NoHuman).await;
+    let limit = Limits::default().max_output_bytes;
+    assert!(
+        matches!(outcome, Err(CallFailure::OutputTooLarge(bytes)) if bytes == limit),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_to_a_host_outside_the_grant_is_denied_before_connecting() {
+    let session = rogue(runtime()).await;
+    let (outcome, report) = call(&session, "foreign_host", &NoHuman)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ToolCall::Result(result) = outcome else {
+        panic!("{outcome:?}");
+    };
+    let lines: Vec<String> = result.text.lines().map(str::to_string).collect();
+    assert_all_denied(&lines, 1);
+    assert!(lines[0].contains("https://example.com"), "{lines:?}");
+    assert_nothing_sent(&report);
+    assert!(received(&session).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ip_literals_and_the_metadata_address_are_denied_without_a_packet() {
+    let session = rogue(runtime()).await;
+    let (outcome, report) = call(&session, "ip_literal", &NoHuman)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ToolCall::Result(result) = outcome else {
+        panic!("{outcome:?}");
+    };
+    let lines: Vec<String> = result.text.lines().map(str::to_string).collect();
+    assert_all_denied(&lines, 3);
+    assert!(lines[1].contains("169.254.169.254"), "{lines:?}");
+    assert_nothing_sent(&report);
+    assert!(received(&session).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_that_sets_the_api_key_or_authorization_header_is_denied() {
+    let session = rogue(runtime()).await;
+    let lines = lines(&session, "forge_key", &NoHuman).await;
+    assert_all_denied(&lines, 2);
+    assert!(lines[0].contains("x-api-key"), "{lines:?}");
+    assert!(
+        received(&session).is_empty(),
+        "nothing reached the simulator"
+    );
+}
+
+/// A loopback server that reflects the request's headers, the injected key included, in its
+/// body and in a response header. Records the keys it received.
+async fn start_echo_server() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("echo server: {e}"));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("echo server: {e}"));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let recorder = seen.clone();
+    let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
+        let recorder = recorder.clone();
+        async move {
+            let key = headers
+                .get("x-api-key")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            recorder
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(key.clone());
+            let listing: String = headers
+                .iter()
+                .map(|(name, value)| {
+                    format!("{name}={}; ", String::from_utf8_lossy(value.as_bytes()))
+                })
+                .collect();
+            ([("x-echoed-key", key)], listing)
+        }
+    });
+    tokio::spawn(async move {
+        // Ends with the test's runtime.
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_echoed_back_is_redacted_from_tool_output_and_logs() {
+    let (echo_url, seen) = start_echo_server().await;
+    let session = Session::start_with_key(
+        runtime(),
+        &fixtures().rogue,
+        Target::Simulator(echo_url),
+        Some(&fixtures().cache),
+        Some(Secret::new(CANARY)),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (outcome, report) = call(&session, "echo", &NoHuman)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The attack was real: the host injected the key and the server reflected it.
+    assert_eq!(
+        *seen.lock().unwrap_or_else(|p| p.into_inner()),
+        vec![CANARY.to_string()]
+    );
+    let ToolCall::Result(result) = &outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(result.text.starts_with("status 200"), "{}", result.text);
+    assert!(
+        result.text.contains("x-api-key=[REDACTED]")
+            && result.text.contains("x-echoed-key: [REDACTED]"),
+        "{}",
+        result.text
+    );
+    assert!(!report.logs.is_empty(), "the rogue logged what it got");
+    let everything = format!("{outcome:?} {report:?}");
+    assert!(!everything.contains(CANARY), "the key leaked: {everything}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_tool_that_posts_is_denied_and_nothing_is_written() {
+    let session = rogue(runtime()).await;
+    let lines = lines(&session, "read_tool_writes", &NoHuman).await;
+    assert_all_denied(&lines, 1);
+    assert!(received(&session).is_empty(), "{:?}", received(&session));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_tool_posting_without_approval_gets_confirmation_required_and_nothing_is_sent() {
+    let session = rogue(runtime()).await;
+    let asked = AtomicUsize::new(0);
+    // Even a person who would approve anything is never asked: there was no proposal.
+    let willing = |_req: &ConfirmationRequest| {
+        asked.fetch_add(1, Ordering::SeqCst);
+        true
+    };
+    let lines = lines(&session, "write_without_approval", &willing).await;
+    assert_eq!(lines.len(), 1);
+    assert!(lines[0].starts_with("confirmation-required: "), "{lines:?}");
+    assert_eq!(asked.load(Ordering::SeqCst), 0);
+    assert!(received(&session).is_empty(), "{:?}", received(&session));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_call_that_sends_another_write_than_proposed_is_denied_and_nothing_is_written()
+{
+    let session = rogue(runtime()).await;
+    let shown = Mutex::new(Vec::new());
+    let approve = |req: &ConfirmationRequest| {
+        shown
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(req.clone());
+        true
+    };
+    let (outcome, report) = call(&session, "bait_and_switch", &approve)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The person saw (and approved) body A.
+    let shown = shown.into_inner().unwrap_or_else(|p| p.into_inner());
+    assert_eq!(shown.len(), 1);
+    assert!(
+        shown[0].writes[0].body.contains("approved-A"),
+        "{:?}",
+        shown[0]
+    );
+    let ToolCall::Result(result) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(result.text.starts_with("denied: "), "{}", result.text);
+    assert!(
+        result
+            .text
+            .contains("none of the approved changes was sent"),
+        "{}",
+        result.text
+    );
+    assert_eq!((report.writes_sent, report.writes_unsent), (0, 1));
+    assert!(writes_received(&session).is_empty(), "B never arrived");
+    assert!(received(&session).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_is_single_use_within_a_call_and_across_calls() {
+    let session = rogue(runtime()).await;
+    let approve = |_req: &ConfirmationRequest| true;
+    // Within a call: the approved write passes once; sending it again is denied.
+    let within = lines(&session, "replay", &approve).await;
+    assert_eq!(within.len(), 2, "{within:?}");
+    assert!(
+        within[0].starts_with("status 200"),
+        "applied once: {within:?}"
+    );
+    assert!(within[1].starts_with("denied: "), "{within:?}");
+    let writes = writes_received(&session);
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert_eq!(
+        (
+            writes[0].method.as_str(),
+            writes[0].path.as_str(),
+            &writes[0].body[..]
+        ),
+        ("POST", REFUND_PATH, BODY_A)
+    );
+
+    // Across calls: the same bytes, sent again by the tool in a later call, need a new
+    // approval.
+    let across = lines(&session, "write_without_approval", &approve).await;
+    assert!(
+        across[0].starts_with("confirmation-required: "),
+        "{across:?}"
+    );
+    assert_eq!(writes_received(&session).len(), 1, "still one write");
+
+    // At the ledger: an approval is redeemed once, and only for what it was minted for.
+    let ledger = ApprovalLedger::default();
+    let binding = Binding {
+        plugin_digest: session.plugin().digest().to_string(),
+        tool: "replay".into(),
+        arguments_digest: "0".repeat(64),
+    };
+    let write = PlannedWrite {
+        method: host_test::bindings::types::Method::Post,
+        url: format!("{}{REFUND_PATH}", session.base_url()),
+        credential: Some("ingrid-api-key".into()),
+        body: BODY_A.to_vec(),
+    };
+    let approval = ledger.mint(binding.clone(), vec![write]);
+    assert!(ledger.redeem(&approval.id, &binding).is_ok());
+    assert_eq!(
+        ledger.redeem(&approval.id, &binding).err(),
+        Some(ApprovalError::UnknownOrUsed)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_list_that_disagrees_with_the_manifest_is_refused_at_load() {
+    let loaded = start(runtime(), &fixtures().mismatch, Target::EmbeddedSimulator).await;
+    match loaded {
+        Err(SessionError::Load(LoadError::ManifestMismatch(message))) => {
+            assert!(message.contains("hidden_write"), "{message}")
+        }
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("a plugin whose tools disagree with its manifest loaded"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_importing_wasi_http_or_sockets_is_refused_at_load_with_the_import_name() {
+    // The fixture really imports both.
+    let wasm = &fixtures().net_importer;
+    let digest = hex::encode(Sha256::digest(wasm));
+    let component = fixtures()
+        .cache
+        .load_or_compile(runtime().engine(), wasm, &digest)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let imports: Vec<String> = component
+        .component_type()
+        .imports(runtime().engine())
+        .map(|(name, _)| name.to_string())
+        .collect();
+    for wanted in [
+        "wasi:http/outgoing-handler@",
+        "wasi:sockets/tcp-create-socket@",
+    ] {
+        assert!(
+            imports.iter().any(|name| name.starts_with(wanted)),
+            "{imports:?}"
+        );
+    }
+    let loaded = start(
+        runtime(),
+        &fixtures().net_importer,
+        Target::EmbeddedSimulator,
+    )
+    .await;
+    match loaded {
+        Err(SessionError::Load(error @ LoadError::ForbiddenImport(_))) => {
+            let LoadError::ForbiddenImport(name) = &error else {
+                unreachable!()
+            };
+            assert!(
+                name.starts_with("wasi:http/") || name.starts_with("wasi:sockets/"),
+                "{name}"
+            );
+            assert!(error.to_string().contains(name.as_str()), "{error}");
+        }
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("a component importing the network loaded"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_with_an_external_ref_is_refused_at_load_and_not_fetched() {
+    // The host's validator is built without an HTTP or file retriever (jsonschema without
+    // default features), so resolving the reference fails without any request.
+    let loaded = start(
+        runtime(),
+        &fixtures().external_ref,
+        Target::EmbeddedSimulator,
+    )
+    .await;
+    match loaded {
+        Err(SessionError::Load(LoadError::BadSchema { tool, reason })) => {
+            assert_eq!(tool, "remote_schema");
+            assert!(
+                reason.contains("https://example.com/schema.json"),
+                "{reason}"
+            );
+        }
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("a schema with an external $ref loaded"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_traps_and_the_next_call_on_the_same_session_works() {
+    let session = rogue(runtime()).await;
+    let outcome = call(&session, "panic", &NoHuman).await;
+    assert!(matches!(outcome, Err(CallFailure::Trap(_))), "{outcome:?}");
+    assert_next_call_works(&session).await;
+}

@@ -1,0 +1,285 @@
+//! `list_orders`: orders, one page or up to `maxItems`, with the count and total per currency.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::paging::{self, PageRequest, Paged};
+use super::{Tool, args, failure, success, text};
+use crate::api::{CallContext, CallError, Effect, ToolOutcome};
+use crate::ingrid::IngridClient;
+use crate::ingrid::catalog::{Endpoint, query};
+use crate::ingrid::error::Subject;
+use crate::ingrid::models::{Order, money};
+
+const CURSOR_KIND: &str = "orders";
+/// Order numbers are the merchant's own short codes.
+const ORDER_NUMBER_MAX_CHARS: usize = 100;
+
+pub const TOOL: Tool = Tool {
+    name: "list_orders",
+    title: "List orders",
+    description: "Lists the merchant's orders known to Ingrid Returns, ascending by order id, \
+optionally filtered by creation time or by the merchant's own order number (e.g. DM-200075). \
+Each row gives the integer order id, order number, creation time, units and total amount with \
+currency; the result adds the count and total per currency. Customer details are not listed: \
+use get_order for one order. One page by default; with maxItems (up to 1000) it pages for you \
+and says if it stopped early. When nextCursor is not null, pass it as cursor to continue. \
+Read-only: it never changes anything.",
+    input_schema: include_str!("schemas/list_orders.input.json"),
+    output_schema: include_str!("schemas/list_orders.output.json"),
+    effect: Effect::Read,
+    destructive: false,
+    idempotent: true,
+    open_world: true,
+    run,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Arguments {
+    created_from: Option<String>,
+    created_to: Option<String>,
+    order_number: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+    max_items: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Output {
+    orders: Vec<Row>,
+    count: usize,
+    next_cursor: Option<String>,
+    stopped_early: Option<String>,
+    totals_by_currency: BTreeMap<String, CurrencyTotal>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Row {
+    id: u64,
+    order_number: String,
+    created_at: String,
+    currency_code: String,
+    unit_count: u32,
+    total_amount: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CurrencyTotal {
+    count: usize,
+    total_amount: String,
+}
+
+fn run(
+    client: &IngridClient,
+    _ctx: &CallContext,
+    arguments: Value,
+) -> Result<ToolOutcome, CallError> {
+    let arguments: Arguments = args::decode(arguments)?;
+    let page_request = PageRequest::from_arguments(
+        CURSOR_KIND,
+        arguments.cursor.as_deref(),
+        arguments.limit,
+        arguments.max_items,
+    )?;
+    let mut filters: Vec<(&str, String)> = Vec::new();
+    if let Some(from) = args::timestamp("createdFrom", arguments.created_from)? {
+        filters.push((query::CREATED_FROM, from));
+    }
+    if let Some(to) = args::timestamp("createdTo", arguments.created_to)? {
+        filters.push((query::CREATED_TO, to));
+    }
+    if let Some(number) = args::text(
+        "orderNumber",
+        arguments.order_number,
+        ORDER_NUMBER_MAX_CHARS,
+    )? {
+        filters.push((query::ORDER_NUMBER, number));
+    }
+
+    let paged: Paged<Order> = match paging::fetch(
+        client,
+        Endpoint::ListOrders,
+        Subject::Orders,
+        &filters,
+        &page_request,
+    ) {
+        Ok(paged) => paged,
+        Err(error) => return failure(error.to_string()),
+    };
+    let output = summarise(&paged);
+    let text = render(&output, &filters, &paged);
+    success(TOOL.name, text, &output)
+}
+
+fn summarise(paged: &Paged<Order>) -> Output {
+    let mut totals: BTreeMap<String, (usize, Decimal)> = BTreeMap::new();
+    let orders: Vec<Row> = paged
+        .rows
+        .iter()
+        .map(|order| {
+            let total = totals.entry(order.currency_code.clone()).or_default();
+            total.0 += 1;
+            total.1 = total.1.saturating_add(order.total_amount);
+            Row {
+                id: order.id,
+                order_number: text::clean(&order.order_number, ORDER_NUMBER_MAX_CHARS),
+                created_at: order.created_at.clone(),
+                currency_code: order.currency_code.clone(),
+                unit_count: order.unit_count(),
+                total_amount: money(order.total_amount),
+            }
+        })
+        .collect();
+    Output {
+        count: orders.len(),
+        orders,
+        next_cursor: paged.next_cursor.clone(),
+        stopped_early: paged.stopped_early(),
+        totals_by_currency: totals
+            .into_iter()
+            .map(|(currency, (count, total))| {
+                let total = CurrencyTotal {
+                    count,
+                    total_amount: money(total),
+                };
+                (currency, total)
+            })
+            .collect(),
+    }
+}
+
+fn render(output: &Output, filters: &[(&str, String)], paged: &Paged<Order>) -> String {
+    let mut lines = Vec::with_capacity(output.orders.len() + 4);
+    let noun = if output.count == 1 { "order" } else { "orders" };
+    lines.push(format!(
+        "{} {noun}{}.",
+        output.count,
+        text::describe_filters(filters)
+    ));
+    for row in &output.orders {
+        lines.push(format!(
+            "- order {} · orderId {} · created {} · {} unit(s) · {} {}",
+            row.order_number,
+            row.id,
+            text::clean(&row.created_at, 40),
+            row.unit_count,
+            row.total_amount,
+            text::clean(&row.currency_code, 5),
+        ));
+    }
+    if !output.totals_by_currency.is_empty() {
+        let totals: Vec<String> = output
+            .totals_by_currency
+            .iter()
+            .map(|(currency, total)| {
+                format!(
+                    "{} {} in {} order(s)",
+                    total.total_amount,
+                    text::clean(currency, 5),
+                    total.count
+                )
+            })
+            .collect();
+        lines.push(format!("Totals: {}.", totals.join("; ")));
+    }
+    lines.push(paged.footer("orders"));
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::connector::call_tool;
+    use crate::testing::{ScriptedTransport, context, expect_result, json, structured};
+
+    fn order(id: u64, currency: &str, total: &str) -> String {
+        format!(
+            r#"{{"id":{id},"orderNumber":"DM-2{id}","createdAt":"2026-03-01T10:00:00Z",
+                "currencyCode":"{currency}","customer":{{"email":"a@example.com","firstName":"A","lastName":"B"}},
+                "lineItems":[{{"id":1,"sku":"S","title":"T","quantity":2,"unitPrice":1.00}},
+                             {{"id":2,"sku":"S2","title":"T2","quantity":1,"unitPrice":2.00}}],
+                "totalAmount":{total}}}"#
+        )
+    }
+
+    #[test]
+    fn rows_and_totals_per_currency_are_exact() {
+        let page = format!(
+            "[{},{},{}]",
+            order(10001, "SEK", "1299.90"),
+            order(10002, "SEK", "0.10"),
+            order(10003, "EUR", "49.00")
+        );
+        let transport = ScriptedTransport::new(vec![json(200, &page)]);
+        let args = r#"{"createdFrom":"2026-03-01T00:00:00Z","createdTo":"2026-03-31T23:59:59Z"}"#;
+        let result = expect_result(call_tool(&transport, "list_orders", args, &context()));
+        assert_eq!(
+            transport.urls(),
+            [
+                "https://ingrid.test/merchant/order?createdFrom=2026-03-01T00%3A00%3A00Z&createdTo=2026-03-31T23%3A59%3A59Z&limit=50"
+            ]
+        );
+        let output = structured("list_orders", &result);
+        assert_eq!(output["count"], 3);
+        assert_eq!(output["orders"][0]["totalAmount"], "1299.90");
+        assert_eq!(output["orders"][0]["unitCount"], 3);
+        assert_eq!(output["totalsByCurrency"]["SEK"]["totalAmount"], "1300.00");
+        assert_eq!(output["totalsByCurrency"]["SEK"]["count"], 2);
+        assert_eq!(output["totalsByCurrency"]["EUR"]["totalAmount"], "49.00");
+        assert!(
+            result.text.contains(
+                "- order DM-210001 · orderId 10001 · created 2026-03-01T10:00:00Z · 3 unit(s) · 1299.90 SEK"
+            ),
+            "{}",
+            result.text
+        );
+        assert!(
+            result
+                .text
+                .contains("Totals: 49.00 EUR in 1 order(s); 1300.00 SEK in 2 order(s)."),
+            "{}",
+            result.text
+        );
+        assert!(
+            !result.text.contains("a@example.com"),
+            "no personal data in lists"
+        );
+    }
+
+    #[test]
+    fn the_order_number_filter_and_cursor_are_sent() {
+        let transport = ScriptedTransport::new(vec![json(200, "[]")]);
+        let args = r#"{"orderNumber":"DM-200075","cursor":"orders.10000","limit":5}"#;
+        let result = expect_result(call_tool(&transport, "list_orders", args, &context()));
+        assert_eq!(
+            transport.urls(),
+            ["https://ingrid.test/merchant/order?orderNumber=DM-200075&afterId=10000&limit=5"]
+        );
+        assert!(
+            result
+                .text
+                .starts_with("0 orders matching orderNumber=DM-200075."),
+            "{}",
+            result.text
+        );
+    }
+
+    #[test]
+    fn a_503_after_retries_says_ingrid_is_unavailable() {
+        let transport =
+            ScriptedTransport::new(vec![json(503, "{}"), json(503, "{}"), json(503, "{}")]);
+        let result = expect_result(call_tool(&transport, "list_orders", "{}", &context()));
+        assert!(result.is_error);
+        assert!(
+            result.text.contains("unavailable right now (HTTP 503)"),
+            "{}",
+            result.text
+        );
+    }
+}
