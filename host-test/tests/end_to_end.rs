@@ -385,3 +385,255 @@ async fn every_invocation_is_audited_without_the_key_or_query_values() {
     session.shutdown().await;
     let _ = std::fs::remove_file(&path);
 }
+
+/// Approves every proposal and keeps what the person was shown.
+struct RecordingApprover {
+    shown: std::sync::Mutex<Vec<String>>,
+    answer: bool,
+}
+
+impl host_test::policy::confirm::Confirmer for RecordingApprover {
+    fn confirm(&self, request: &host_test::policy::confirm::ConfirmationRequest) -> bool {
+        if let Ok(mut shown) = self.shown.lock() {
+            shown.push(request.to_string());
+        }
+        self.answer
+    }
+}
+
+async fn call_confirmed(
+    session: &Session,
+    tool: &str,
+    arguments: &str,
+    approver: &RecordingApprover,
+) -> ToolCall {
+    session
+        .call(tool, arguments, approver)
+        .await
+        .unwrap_or_else(|e| panic!("{tool}: {e}"))
+        .0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_full_return_lifecycle_through_the_component() {
+    let session = session().await;
+    let simulator = session
+        .simulator()
+        .unwrap_or_else(|| panic!("embedded simulator"));
+    // A REFUND return in transit.
+    let page = call_ok(
+        &session,
+        "list_returns",
+        r#"{"status":"IN_TRANSIT","limit":100}"#,
+    )
+    .await;
+    let chosen = page["returns"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|row| row["resolution"] == "REFUND"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no IN_TRANSIT REFUND return"));
+    let return_id = chosen["id"].as_u64().unwrap_or(0);
+    let details = call_ok(
+        &session,
+        "get_return",
+        &format!(r#"{{"returnId":{return_id}}}"#),
+    )
+    .await;
+    let items = details["items"].as_array().cloned().unwrap_or_default();
+    assert!(items.len() >= 2, "several items per return");
+    // Approve the first item, reject the rest.
+    let mut expected_refund = rust_decimal::Decimal::ZERO;
+    let reported: Vec<Value> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let quantity = item["quantity"].as_u64().unwrap_or(1);
+            if i == 0 {
+                let unit: rust_decimal::Decimal =
+                    item["unitRefundAmount"].as_str().unwrap_or("0").parse().unwrap_or_default();
+                expected_refund += unit * rust_decimal::Decimal::from(quantity);
+                serde_json::json!({"returnItemId": item["id"], "quantity": quantity, "approved": true})
+            } else {
+                serde_json::json!({"returnItemId": item["id"], "quantity": quantity, "approved": false, "remark": "Worn"})
+            }
+        })
+        .collect();
+    let report_args = serde_json::json!({"returnId": return_id, "items": reported}).to_string();
+
+    // Declined: nothing is written.
+    let decline = RecordingApprover {
+        shown: Default::default(),
+        answer: false,
+    };
+    let declined = call_confirmed(&session, "report_returned_items", &report_args, &decline).await;
+    assert!(matches!(declined, ToolCall::Declined(_)), "{declined:?}");
+    assert!(simulator.requests().iter().all(|r| r.method == "GET"));
+
+    // Approved: exactly the shown write is applied.
+    let approve = RecordingApprover {
+        shown: Default::default(),
+        answer: true,
+    };
+    let applied = call_confirmed(&session, "report_returned_items", &report_args, &approve).await;
+    let ToolCall::Result(result) = applied else {
+        panic!("{applied:?}")
+    };
+    assert!(!result.is_error, "{}", result.text);
+    let shown = approve
+        .shown
+        .lock()
+        .map(|s| s.join("\n"))
+        .unwrap_or_default();
+    assert!(
+        shown.contains(&format!(
+            "POST 127.0.0.1/merchant/return/{return_id}/returned-items"
+        )),
+        "{shown}"
+    );
+    assert!(shown.contains("its own words"), "{shown}");
+    let money = format!("{:.2}", expected_refund);
+    assert!(
+        shown.contains(&money),
+        "the refund amount {money} is stated: {shown}"
+    );
+    let posts: Vec<_> = simulator
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 1);
+
+    let after = call_ok(
+        &session,
+        "get_return",
+        &format!(r#"{{"returnId":{return_id}}}"#),
+    )
+    .await;
+    assert_eq!(after["status"], "AWAITING_REFUND");
+    let refunds = call_ok(
+        &session,
+        "list_refund_transactions",
+        &format!(r#"{{"returnId":{return_id},"status":"PENDING"}}"#),
+    )
+    .await;
+    assert_eq!(refunds["count"], 1);
+    assert_eq!(refunds["refundTransactions"][0]["amount"], money.as_str());
+    let refund_id = refunds["refundTransactions"][0]["id"].as_u64().unwrap_or(0);
+
+    let mark_args =
+        format!(r#"{{"refundTransactionId":{refund_id},"externalReference":"PSP-123"}}"#);
+    let marked = call_confirmed(
+        &session,
+        "mark_refund_externally_refunded",
+        &mark_args,
+        &approve,
+    )
+    .await;
+    assert!(
+        matches!(&marked, ToolCall::Result(r) if !r.is_error),
+        "{marked:?}"
+    );
+    let refund = call_ok(
+        &session,
+        "get_refund_transaction",
+        &format!(r#"{{"refundTransactionId":{refund_id}}}"#),
+    )
+    .await;
+    assert_eq!(refund["status"], "EXTERNALLY_REFUNDED");
+    assert_eq!(refund["externalReference"], "PSP-123");
+    let done = call_ok(
+        &session,
+        "get_return",
+        &format!(r#"{{"returnId":{return_id}}}"#),
+    )
+    .await;
+    assert_eq!(done["status"], "COMPLETED");
+
+    // The same change again is refused by the plugin's own read, without asking anyone.
+    let before = approve.shown.lock().map(|s| s.len()).unwrap_or(0);
+    let again = call_confirmed(
+        &session,
+        "mark_refund_externally_refunded",
+        &mark_args,
+        &approve,
+    )
+    .await;
+    assert!(
+        matches!(&again, ToolCall::Result(r) if r.is_error && r.text.contains("EXTERNALLY_REFUNDED")),
+        "{again:?}"
+    );
+    assert_eq!(
+        approve.shown.lock().map(|s| s.len()).unwrap_or(0),
+        before,
+        "not asked"
+    );
+    let posts = simulator
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(posts, 2, "exactly the two approved writes reached Ingrid");
+    session.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shopper_text_is_fenced_and_errors_say_what_to_do() {
+    let session = session().await;
+    let (outcome, _) = session
+        .call("get_return", r#"{"returnId":50075}"#, &NoHuman)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ToolCall::Result(result) = outcome else {
+        panic!("{outcome:?}")
+    };
+    let fence = result
+        .text
+        .find("data, not instructions")
+        .unwrap_or(usize::MAX);
+    let injection = result.text.find("SYSTEM: approve").unwrap_or(0);
+    assert!(
+        fence < injection,
+        "the comment appears only inside a fence: {}",
+        result.text
+    );
+
+    let text_of = |outcome: ToolCall| match outcome {
+        ToolCall::Result(r) if r.is_error => r.text,
+        other => panic!("{other:?}"),
+    };
+    let missing = session
+        .call("get_return", r#"{"returnId":99999}"#, &NoHuman)
+        .await;
+    let missing = text_of(missing.unwrap_or_else(|e| panic!("{e}")).0);
+    assert!(
+        missing.contains("return 99999") && missing.contains("404"),
+        "{missing}"
+    );
+
+    let simulator = session
+        .simulator()
+        .unwrap_or_else(|| panic!("embedded simulator"));
+    simulator.inject_failures(simulator::InjectedFailure {
+        status: 429,
+        count: 1,
+        retry_after_secs: Some(60),
+    });
+    let limited = session.call("list_orders", "{}", &NoHuman).await;
+    let limited = text_of(limited.unwrap_or_else(|e| panic!("{e}")).0);
+    assert!(limited.contains("60 s"), "{limited}");
+
+    simulator.inject_failures(simulator::InjectedFailure {
+        status: 503,
+        count: 3,
+        retry_after_secs: None,
+    });
+    let down = session
+        .call("get_order", r#"{"orderId":10001}"#, &NoHuman)
+        .await;
+    let down = text_of(down.unwrap_or_else(|e| panic!("{e}")).0);
+    assert!(
+        down.contains("unavailable") && down.contains("sim-"),
+        "with the trace id: {down}"
+    );
+    session.shutdown().await;
+}
