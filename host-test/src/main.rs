@@ -270,8 +270,11 @@ fn print_tools(session: &Session) {
             host_test::bindings::types::Effect::Write => "write, asks first",
         };
         println!("{} ({effect}): {}", d.name, d.title);
-        let first_sentence = d.description.split(". ").next().unwrap_or_default();
-        println!("    {}", first_sentence.trim_end_matches('.'));
+        let mut summary: String = d.description.chars().take(140).collect();
+        if d.description.chars().count() > 140 {
+            summary.push('…');
+        }
+        println!("    {summary}");
     }
 }
 
@@ -452,27 +455,110 @@ async fn demo(cli: &Cli) -> Result<ExitCode, String> {
     println!("$ dema-host tools");
     print_tools(&session);
     println!();
-    let steps = [
-        ("list_returns", r#"{"status":"IN_TRANSIT","limit":5}"#),
-        (
-            "list_returns",
-            r#"{"status":"AWAITING_REFUND","createdFrom":"2026-06-01T00:00:00Z","limit":3}"#,
-        ),
-        ("list_returns", r#"{"status":"SHIPPED"}"#),
-    ];
-    let mut cursor = None;
-    for (tool, arguments) in steps {
-        show_call(&session, tool, arguments, cli.verbose).await?;
-        if cursor.is_none() {
-            cursor = Some(next_cursor(&session, tool, arguments).await);
-        }
+    // The story: a return arrives, the warehouse inspects it, the person approves what the
+    // agent reports, the refund is paid outside Ingrid and marked so; every write is asked.
+    show_call(
+        &session,
+        "list_returns",
+        r#"{"status":"IN_TRANSIT","limit":3}"#,
+        cli.verbose,
+        &NoHuman,
+    )
+    .await?;
+    let in_transit = structured(
+        &session,
+        "list_returns",
+        r#"{"status":"IN_TRANSIT","limit":100}"#,
+    )
+    .await;
+    let return_id = in_transit
+        .as_ref()
+        .and_then(|page| page["returns"].as_array())
+        .and_then(|rows| rows.iter().find(|row| row["resolution"] == "REFUND"))
+        .and_then(|row| row["id"].as_u64())
+        .ok_or("the simulator has no IN_TRANSIT REFUND return")?;
+    let get_return = format!(r#"{{"returnId":{return_id}}}"#);
+    show_call(&session, "get_return", &get_return, cli.verbose, &NoHuman).await?;
+    let items = structured(&session, "get_return", &get_return)
+        .await
+        .and_then(|r| r["items"].as_array().cloned())
+        .unwrap_or_default();
+    let report: Vec<serde_json::Value> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let quantity = item["quantity"].as_u64().unwrap_or(1);
+            if i == 0 {
+                serde_json::json!({"returnItemId": item["id"], "quantity": quantity, "approved": true, "remark": "Unworn, tags on"})
+            } else {
+                serde_json::json!({"returnItemId": item["id"], "quantity": quantity, "approved": false, "remark": "Worn"})
+            }
+        })
+        .collect();
+    let report = serde_json::json!({"returnId": return_id, "items": report}).to_string();
+    show_call(
+        &session,
+        "report_returned_items",
+        &report,
+        cli.verbose,
+        &DemoPerson,
+    )
+    .await?;
+    let pending = format!(r#"{{"returnId":{return_id},"status":"PENDING"}}"#);
+    show_call(
+        &session,
+        "list_refund_transactions",
+        &pending,
+        cli.verbose,
+        &NoHuman,
+    )
+    .await?;
+    let refund_id = structured(&session, "list_refund_transactions", &pending)
+        .await
+        .and_then(|page| page["refundTransactions"][0]["id"].as_u64());
+    if let Some(refund_id) = refund_id {
+        let mark =
+            format!(r#"{{"refundTransactionId":{refund_id},"externalReference":"PSP-2026-1187"}}"#);
+        show_call(
+            &session,
+            "mark_refund_externally_refunded",
+            &mark,
+            cli.verbose,
+            &DemoPerson,
+        )
+        .await?;
     }
-    if let Some(Some(cursor)) = cursor {
-        let arguments = format!(r#"{{"status":"IN_TRANSIT","limit":5,"cursor":"{cursor}"}}"#);
-        show_call(&session, "list_returns", &arguments, cli.verbose).await?;
-    }
+    show_call(&session, "get_return", &get_return, cli.verbose, &NoHuman).await?;
+    println!("-- and a mistake, explained:");
+    show_call(
+        &session,
+        "list_returns",
+        r#"{"status":"SHIPPED"}"#,
+        cli.verbose,
+        &NoHuman,
+    )
+    .await?;
     session.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo's person: shows what the host shows, and answers yes for you.
+struct DemoPerson;
+
+impl Confirmer for DemoPerson {
+    fn confirm(&self, request: &ConfirmationRequest) -> bool {
+        println!("{request}");
+        println!("Apply this change? [y/N] y   (the demo answers for you)");
+        true
+    }
+}
+
+async fn structured(session: &Session, tool: &str, arguments: &str) -> Option<serde_json::Value> {
+    let (outcome, _) = session.call(tool, arguments, &NoHuman).await.ok()?;
+    let ToolCall::Result(result) = outcome else {
+        return None;
+    };
+    serde_json::from_str(result.structured.as_deref()?).ok()
 }
 
 async fn show_call(
@@ -480,21 +566,13 @@ async fn show_call(
     tool: &str,
     arguments: &str,
     verbose: bool,
+    confirmer: &dyn Confirmer,
 ) -> Result<(), String> {
     println!("$ dema-host call {tool} '{arguments}'");
-    let code = call(session, tool, arguments, false, verbose, &NoHuman).await?;
+    let code = call(session, tool, arguments, false, verbose, confirmer).await?;
     if code != ExitCode::SUCCESS {
         println!("(exit status non-zero)");
     }
     println!();
     Ok(())
-}
-
-async fn next_cursor(session: &Session, tool: &str, arguments: &str) -> Option<String> {
-    let (outcome, _) = session.call(tool, arguments, &NoHuman).await.ok()?;
-    let ToolCall::Result(result) = outcome else {
-        return None;
-    };
-    let structured: serde_json::Value = serde_json::from_str(result.structured.as_deref()?).ok()?;
-    structured["nextCursor"].as_str().map(str::to_string)
 }

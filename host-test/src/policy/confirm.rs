@@ -10,7 +10,7 @@ use url::Url;
 use crate::bindings::types;
 use crate::policy::gate::method_name;
 
-const MAX_LINE_CHARS: usize = 200;
+const MAX_LINE_CHARS: usize = 400;
 const MAX_BODY_LINES: usize = 40;
 const MAX_SUMMARY_CHARS: usize = 600;
 const MAX_DETAILS_CHARS: usize = 3_000;
