@@ -53,6 +53,9 @@ pub struct Proposal {
 pub struct Approval {
     pub id: String,
     pub writes: Vec<PlannedWrite>,
+    /// What the person was told, as the plugin wrote it.
+    pub summary: String,
+    pub details: String,
 }
 
 /// Per-call context from the host.

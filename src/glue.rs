@@ -164,6 +164,8 @@ fn context(ctx: wit::CallContext) -> api::CallContext {
         approval: ctx.approval.map(|approval| api::Approval {
             id: approval.id,
             writes: approval.writes.into_iter().map(from_wit_write).collect(),
+            summary: approval.summary,
+            details: approval.details,
         }),
     }
 }

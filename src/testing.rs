@@ -4,9 +4,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
-use crate::api::{
-    Approval, CallContext, CallError, PlannedWrite, Proposal, ToolOutcome, ToolResult,
-};
+use crate::api::{Approval, CallContext, CallError, Proposal, ToolOutcome, ToolResult};
 use serde_json::Value;
 
 use crate::transport::{HttpError, HttpRequest, HttpResponse, LogLevel, Transport};
@@ -76,12 +74,14 @@ pub fn context() -> CallContext {
     }
 }
 
-/// The context of a replay the person approved with exactly these writes.
-pub fn approved_context(writes: Vec<PlannedWrite>) -> CallContext {
+/// The context of a replay the person approved: exactly this proposal.
+pub fn approved_context(proposal: Proposal) -> CallContext {
     CallContext {
         approval: Some(Approval {
             id: "approval-1".into(),
-            writes,
+            writes: proposal.writes,
+            summary: proposal.summary,
+            details: proposal.details,
         }),
         ..context()
     }

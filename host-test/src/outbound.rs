@@ -8,6 +8,7 @@
 //! is `denied`, an unapproved write tool's is `confirmation-required`, and an approved call may
 //! send each approved write once.
 
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -98,6 +99,8 @@ impl std::fmt::Display for Origin {
 pub struct OutboundConfig {
     pub allowed: Origin,
     pub network: NetworkPolicy,
+    /// Methods the manifest grants (upper case); `None` leaves methods to the gate alone.
+    pub allowed_methods: Option<BTreeSet<String>>,
     pub credential: Option<InjectedCredential>,
     pub limits: HttpLimits,
     agent: ureq::Agent,
@@ -130,6 +133,7 @@ impl OutboundConfig {
         OutboundConfig {
             allowed,
             network,
+            allowed_methods: None,
             credential,
             limits,
             agent,
@@ -138,6 +142,12 @@ impl OutboundConfig {
 }
 
 impl OutboundConfig {
+    /// Restricts requests to the methods the manifest grants for the origin.
+    pub fn with_methods(mut self, methods: BTreeSet<String>) -> Self {
+        self.allowed_methods = Some(methods);
+        self
+    }
+
     fn check_url(&self, raw: &str) -> Result<Url, HttpError> {
         let url = Url::parse(raw)
             .map_err(|error| HttpError::Denied(format!("not a valid absolute URL: {error}")))?;
@@ -334,6 +344,30 @@ impl Outbound {
             )));
         }
         let url = config.check_url(&request.url)?;
+        let method = method_name(request.method);
+        if let Some(methods) = &config.allowed_methods
+            && !methods.contains(method)
+        {
+            return Err(HttpError::Denied(format!(
+                "the plugin was not granted {method} requests"
+            )));
+        }
+        // Before anything is injected: a request that already carries the key (a guess, or a
+        // copy the guest got hold of) is refused, so the key cannot be steered anywhere.
+        if let Some(credential) = &config.credential {
+            let secret = credential.secret.expose();
+            let carried = request.url.contains(secret)
+                || request
+                    .headers
+                    .iter()
+                    .any(|h| h.name.contains(secret) || h.value.contains(secret))
+                || contains_bytes(&request.body, secret.as_bytes());
+            if !secret.is_empty() && carried {
+                return Err(HttpError::Denied(
+                    "the request already carries the credential; only the host adds it".into(),
+                ));
+            }
+        }
         let credential_header = config.credential.as_ref().map(|c| c.header.as_str());
         for header in &request.headers {
             let name = header.name.to_ascii_lowercase();
@@ -507,6 +541,13 @@ fn classify(error: ureq::Error) -> HttpError {
     }
 }
 
+fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty()
+        && haystack
+            .windows(needle.len())
+            .any(|window| window == needle)
+}
+
 pub fn redact_bytes(haystack: &[u8], secret: &[u8]) -> Vec<u8> {
     const MARK: &[u8] = b"[REDACTED]";
     if secret.is_empty() || haystack.len() < secret.len() {
@@ -674,6 +715,45 @@ mod tests {
         assert_eq!(outbound.gate().sent(), 1);
         let read_only = outbound_with(WriteGate::ReadOnly).prepare(post(&approved.body), later());
         assert!(matches!(read_only, Err(HttpError::Denied(_))));
+    }
+
+    #[test]
+    fn a_request_carrying_the_key_or_an_ungranted_method_is_refused() {
+        let mut outbound = outbound();
+        let mut in_body = get("https://api.turnr.se/merchant/return");
+        in_body.body = format!("{{\"k\":\"{KEY}\"}}").into_bytes();
+        let in_query = get(&format!("https://api.turnr.se/merchant/return?k={KEY}"));
+        let mut in_header = get("https://api.turnr.se/merchant/return");
+        in_header.headers.push(Header {
+            name: "x-note".into(),
+            value: KEY.into(),
+        });
+        for request in [in_body, in_query, in_header] {
+            assert!(matches!(
+                outbound.prepare(request, later()),
+                Err(HttpError::Denied(m)) if m.contains("already carries")
+            ));
+        }
+        let config = OutboundConfig::new(
+            Origin {
+                scheme: "https".into(),
+                host: "api.turnr.se".into(),
+                port: 443,
+            },
+            NetworkPolicy::Live,
+            None,
+            HttpLimits::default(),
+            Some(Arc::default()),
+        )
+        .with_methods(BTreeSet::from(["GET".to_string()]));
+        let mut get_only = Outbound::new(Arc::new(config), WriteGate::ReadOnly);
+        let mut delete = get("https://api.turnr.se/merchant/return/1");
+        delete.method = Method::Delete;
+        delete.credential = None;
+        assert!(matches!(
+            get_only.prepare(delete, later()),
+            Err(HttpError::Denied(m)) if m.contains("DELETE")
+        ));
     }
 
     #[test]

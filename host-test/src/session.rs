@@ -9,7 +9,7 @@ use url::Url;
 use crate::bindings::types;
 use crate::cache::CompileCache;
 use crate::credentials;
-use crate::manifest::Effect;
+use crate::manifest::{Effect, Manifest};
 use crate::outbound::{HttpLimits, InjectedCredential, Origin, OutboundConfig, Secret};
 use crate::policy::audit::{
     AuditLog, AuditRecord, AuditedRequest, Decision, SCHEMA_VERSION, decision_for, now_rfc3339,
@@ -50,6 +50,8 @@ pub enum SessionError {
     Runtime(String),
     #[error("{0}")]
     Load(#[from] LoadError),
+    #[error("the plugin's manifest does not grant {0}")]
+    NotGranted(String),
 }
 
 /// The outcome of one tool call as a person or an agent sees it.
@@ -137,27 +139,54 @@ impl Session {
             }
         };
         let secret = key.unwrap_or(usual_key);
+        let manifest = Manifest::from_component(wasm).map_err(LoadError::from)?;
         let parsed =
             Url::parse(&base_url).map_err(|_| SessionError::BadSimulatorUrl(base_url.clone()))?;
         let allowed =
             Origin::of(&parsed).ok_or_else(|| SessionError::BadSimulatorUrl(base_url.clone()))?;
-        let credential = InjectedCredential {
-            slot: credentials::SLOT.to_string(),
-            header: "x-api-key".to_string(),
-            secret,
-        };
+        // Live: the origin must be one the manifest declares, and its methods are the rule's.
+        // Development: the simulator stands in for the declared hosts, with their methods.
+        let rules: Vec<_> = manifest
+            .egress
+            .iter()
+            .filter(|rule| {
+                !is_live
+                    || (rule.scheme == allowed.scheme
+                        && rule.host.eq_ignore_ascii_case(&allowed.host)
+                        && rule.port == allowed.port)
+            })
+            .collect();
+        if is_live && rules.is_empty() {
+            return Err(SessionError::NotGranted(allowed.to_string()));
+        }
+        let methods = rules
+            .iter()
+            .flat_map(|rule| rule.methods.iter().map(|m| m.to_ascii_uppercase()))
+            .collect();
+        // The key goes only to the hosts its slot names (in development, to the simulator).
+        let credential = manifest
+            .slot(credentials::SLOT)
+            .filter(|slot| {
+                !is_live
+                    || slot
+                        .hosts
+                        .iter()
+                        .any(|h| h.eq_ignore_ascii_case(&allowed.host))
+            })
+            .map(|slot| InjectedCredential {
+                slot: slot.name.clone(),
+                header: slot.header.to_ascii_lowercase(),
+                secret,
+            });
         let network = if is_live {
             NetworkPolicy::Live
         } else {
             NetworkPolicy::LoopbackOnly
         };
-        let outbound = Arc::new(OutboundConfig::new(
-            allowed,
-            network,
-            Some(credential),
-            HttpLimits::default(),
-            None,
-        ));
+        let outbound = Arc::new(
+            OutboundConfig::new(allowed, network, credential, HttpLimits::default(), None)
+                .with_methods(methods),
+        );
         let plugin = runtime.load(wasm, cache, outbound).await?;
         Ok(Session {
             plugin,
@@ -299,7 +328,7 @@ impl Session {
                 return Ok((ToolCall::Declined(request), report));
             }
             self.audit_decision(&ctx, &invocation, Decision::Approved, None)?;
-            let approval = self.approvals.mint(binding.clone(), proposal.writes);
+            let approval = self.approvals.mint(binding.clone(), proposal);
             let approved_writes = match self.approvals.redeem(&approval.id, &binding) {
                 Ok(writes) => writes,
                 Err(error) => {

@@ -488,7 +488,14 @@ async fn an_approval_is_single_use_within_a_call_and_across_calls() {
         credential: Some("ingrid-api-key".into()),
         body: BODY_A.to_vec(),
     };
-    let approval = ledger.mint(binding.clone(), vec![write]);
+    let approval = ledger.mint(
+        binding.clone(),
+        host_test::bindings::types::Proposal {
+            summary: "replay".into(),
+            details: String::new(),
+            writes: vec![write],
+        },
+    );
     assert!(ledger.redeem(&approval.id, &binding).is_ok());
     assert_eq!(
         ledger.redeem(&approval.id, &binding).err(),

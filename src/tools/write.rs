@@ -55,9 +55,13 @@ pub fn propose_or_apply<W: WriteTarget>(
     let Some(approval) = &ctx.approval else {
         return Ok(ToolOutcome::Proposal(proposal));
     };
-    if approval.writes != proposal.writes {
-        // The person approved something else than what the current state calls for: they
-        // must be asked again (the host treats this as a new proposal).
+    let still_as_approved = approval.writes == proposal.writes
+        && approval.summary == proposal.summary
+        && approval.details == proposal.details;
+    if !still_as_approved {
+        // The person approved something else than what the current state calls for (the
+        // writes, or what they were told about them): they must be asked again (the host
+        // treats this as a new proposal).
         return Ok(ToolOutcome::Proposal(Proposal {
             summary: format!(
                 "Nothing was sent: Ingrid's data no longer matches what was approved. New \

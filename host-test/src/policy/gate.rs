@@ -182,11 +182,14 @@ pub struct ApprovalLedger {
 
 impl ApprovalLedger {
     /// Mints a single-use approval for exactly these writes.
-    pub fn mint(&self, binding: Binding, writes: Vec<types::PlannedWrite>) -> types::Approval {
+    pub fn mint(&self, binding: Binding, proposal: types::Proposal) -> types::Approval {
         let id = new_approval_id();
+        let writes = proposal.writes;
         let approval = types::Approval {
             id: id.clone(),
             writes: writes.clone(),
+            summary: proposal.summary,
+            details: proposal.details,
         };
         let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
         issued.retain(|_, entry| entry.expires_at > Instant::now());
@@ -252,6 +255,14 @@ mod tests {
         }
     }
 
+    fn proposal(writes: Vec<types::PlannedWrite>) -> types::Proposal {
+        types::Proposal {
+            summary: "Mark refund 9 as externally refunded".into(),
+            details: String::new(),
+            writes,
+        }
+    }
+
     fn binding() -> Binding {
         Binding {
             plugin_digest: "d".into(),
@@ -301,14 +312,14 @@ mod tests {
     #[test]
     fn approvals_are_single_use_and_bound() {
         let ledger = ApprovalLedger::default();
-        let approval = ledger.mint(binding(), vec![write("{}")]);
+        let approval = ledger.mint(binding(), proposal(vec![write("{}")]));
         let mut other = binding();
         other.tool = "report_returned_items".into();
         assert_eq!(
             ledger.redeem(&approval.id, &other).err(),
             Some(ApprovalError::WrongBinding)
         );
-        let approval = ledger.mint(binding(), vec![write("{}")]);
+        let approval = ledger.mint(binding(), proposal(vec![write("{}")]));
         assert!(ledger.redeem(&approval.id, &binding()).is_ok());
         assert_eq!(
             ledger.redeem(&approval.id, &binding()).err(),

@@ -158,7 +158,7 @@ fn arguments_are_checked_before_anything_is_read() {
 
 #[test]
 fn an_approved_replay_sends_the_approved_bytes_with_the_proposal_time_once() {
-    let approved = propose(ARGS).writes;
+    let approved = propose(ARGS);
     let transport = ScriptedTransport::new(vec![
         json(200, &refund_json("PENDING")),
         json(200, RETURN_50043),
@@ -180,7 +180,7 @@ fn an_approved_replay_sends_the_approved_bytes_with_the_proposal_time_once() {
     assert_eq!(writes.len(), 1);
     assert_eq!(writes[0].url, URL);
     assert_eq!(writes[0].credential.as_deref(), Some("ingrid-api-key"));
-    assert_eq!(writes[0].body, approved[0].body);
+    assert_eq!(writes[0].body, approved.writes[0].body);
     assert!(
         String::from_utf8_lossy(&writes[0].body).contains(PROPOSAL_TIME),
         "the approved time, not now"
@@ -199,7 +199,7 @@ fn an_approved_replay_sends_the_approved_bytes_with_the_proposal_time_once() {
 
 #[test]
 fn a_refund_no_longer_pending_at_replay_sends_nothing() {
-    let approved = propose(ARGS).writes;
+    let approved = propose(ARGS);
     let transport = ScriptedTransport::new(vec![json(200, &refund_json("EXTERNALLY_REFUNDED"))]);
     let result = expect_result(call_tool(
         &transport,
@@ -230,7 +230,10 @@ fn an_approval_for_other_bytes_gets_a_new_proposal_and_nothing_is_sent() {
         &transport,
         TOOL,
         ARGS,
-        &approved_context(vec![other]),
+        &approved_context(Proposal {
+            writes: vec![other],
+            ..propose(ARGS)
+        }),
     ));
     assert!(transport.writes().is_empty());
     assert!(
@@ -247,7 +250,7 @@ fn an_approval_for_other_bytes_gets_a_new_proposal_and_nothing_is_sent() {
 
 #[test]
 fn an_unknown_outcome_is_read_back_and_reported_either_way() {
-    let approved = propose(ARGS).writes;
+    let approved = propose(ARGS);
     let applied = ScriptedTransport::new(vec![
         json(200, &refund_json("PENDING")),
         json(200, RETURN_50043),
@@ -320,7 +323,7 @@ fn an_unknown_outcome_is_read_back_and_reported_either_way() {
 
 #[test]
 fn a_conflict_on_the_write_states_the_current_status() {
-    let approved = propose(ARGS).writes;
+    let approved = propose(ARGS);
     let transport = ScriptedTransport::new(vec![
         json(200, &refund_json("PENDING")),
         json(200, RETURN_50043),

@@ -1,4 +1,4 @@
-use crate::api::{CallError, Method, PlannedWrite};
+use crate::api::{CallError, Method, PlannedWrite, Proposal};
 use crate::connector::call_tool;
 use crate::testing::fixtures::{reported_return_json, return_json, return_with_items};
 use crate::testing::{
@@ -20,6 +20,43 @@ fn planned() -> PlannedWrite {
         credential: Some("ingrid-api-key".to_string()),
         body: BODY.as_bytes().to_vec(),
     }
+}
+
+/// The proposal for ARGS on the standard IN_TRANSIT REFUND return, as the person saw it.
+fn proposed() -> Proposal {
+    let transport = ScriptedTransport::new(vec![json(200, &return_json("IN_TRANSIT", "REFUND"))]);
+    expect_proposal(call_tool(
+        &transport,
+        "report_returned_items",
+        ARGS,
+        &context(),
+    ))
+}
+
+#[test]
+fn a_change_the_write_bytes_do_not_show_is_asked_about_again() {
+    // Same items and quantities, so the same body bytes; but the refund the person was told
+    // about is no longer what Ingrid would create.
+    let repriced = return_json("IN_TRANSIT", "REFUND").replace("249.50", "199.50");
+    assert_ne!(
+        repriced,
+        return_json("IN_TRANSIT", "REFUND"),
+        "the fixture changed"
+    );
+    let transport = ScriptedTransport::new(vec![json(200, &repriced)]);
+    let proposal = expect_proposal(call_tool(
+        &transport,
+        "report_returned_items",
+        ARGS,
+        &approved_context(proposed()),
+    ));
+    assert!(transport.writes().is_empty(), "nothing sent");
+    assert_eq!(proposal.writes, [planned()], "same bytes, asked again");
+    assert!(
+        proposal.summary.starts_with("Nothing was sent:"),
+        "{}",
+        proposal.summary
+    );
 }
 
 #[test]
@@ -243,7 +280,7 @@ fn with_a_matching_approval_the_exact_bytes_are_sent_once() {
         &transport,
         "report_returned_items",
         ARGS,
-        &approved_context(vec![planned()]),
+        &approved_context(proposed()),
     ));
     let writes = transport.writes();
     assert_eq!(writes.len(), 1);
@@ -275,7 +312,7 @@ fn a_changed_state_sends_nothing_and_refuses() {
         &transport,
         "report_returned_items",
         ARGS,
-        &approved_context(vec![planned()]),
+        &approved_context(proposed()),
     ));
     assert!(result.is_error);
     assert!(
@@ -297,7 +334,10 @@ fn an_approval_of_other_bytes_sends_nothing_and_proposes_again() {
         &transport,
         "report_returned_items",
         ARGS,
-        &approved_context(vec![other]),
+        &approved_context(Proposal {
+            writes: vec![other],
+            ..proposed()
+        }),
     ));
     assert!(transport.writes().is_empty());
     assert_eq!(proposal.writes, [planned()]);
@@ -324,7 +364,7 @@ fn an_unknown_outcome_is_read_back_and_reported_either_way() {
         &applied,
         "report_returned_items",
         ARGS,
-        &approved_context(vec![planned()]),
+        &approved_context(proposed()),
     ));
     assert!(!result.is_error, "{}", result.text);
     assert!(
@@ -350,7 +390,7 @@ fn an_unknown_outcome_is_read_back_and_reported_either_way() {
         &not_applied,
         "report_returned_items",
         ARGS,
-        &approved_context(vec![planned()]),
+        &approved_context(proposed()),
     ));
     assert!(result.is_error);
     assert!(
@@ -381,7 +421,7 @@ fn ingrid_refusals_of_the_write_are_explained() {
         &conflict,
         "report_returned_items",
         ARGS,
-        &approved_context(vec![planned()]),
+        &approved_context(proposed()),
     ))
     .text;
     assert!(
@@ -403,7 +443,7 @@ fn ingrid_refusals_of_the_write_are_explained() {
         &unprocessable,
         "report_returned_items",
         ARGS,
-        &approved_context(vec![planned()]),
+        &approved_context(proposed()),
     ))
     .text;
     assert!(
@@ -421,7 +461,7 @@ fn ingrid_refusals_of_the_write_are_explained() {
         &down,
         "report_returned_items",
         ARGS,
-        &approved_context(vec![planned()]),
+        &approved_context(proposed()),
     ))
     .text;
     assert!(
@@ -453,7 +493,7 @@ fn host_refusals_say_so_without_a_way_around() {
             &transport,
             "report_returned_items",
             ARGS,
-            &approved_context(vec![planned()]),
+            &approved_context(proposed()),
         ));
         assert!(result.is_error);
         assert!(result.text.starts_with(needle), "{}", result.text);
