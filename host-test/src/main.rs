@@ -80,6 +80,10 @@ enum Command {
         #[arg(long)]
         new_key: bool,
     },
+    /// Check each Ingrid read path once (`limit=1`, then a get of the first id) and report
+    /// whether it answers as this plugin models it; field names only, never data or the key.
+    /// Use with `--live` to check Ingrid production.
+    Probe,
     /// Run the Ingrid simulator alone on 127.0.0.1 until interrupted.
     Sim {
         /// The port to listen on (0 picks a free one).
@@ -161,6 +165,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 ExitCode::from(1)
             }
         },
+        Command::Probe => probe(&session).await?,
         Command::Sim { .. } | Command::Demo => ExitCode::SUCCESS,
     };
     session.shutdown().await;
@@ -325,6 +330,41 @@ async fn call(
             eprintln!("error: the plugin failed: {message}");
             ExitCode::from(1)
         }
+    })
+}
+
+async fn probe(session: &Session) -> Result<ExitCode, String> {
+    let checks = session.diagnostics().await.map_err(|e| e.to_string())?;
+    println!("Probing Ingrid at {}:", session.base_url());
+    let mut all_modelled = true;
+    for check in &checks {
+        all_modelled &= check.as_modelled;
+        let status = check
+            .status
+            .map_or("no response".to_string(), |s| s.to_string());
+        let verdict = if check.as_modelled {
+            "as modelled"
+        } else {
+            "DIFFERS"
+        };
+        let missing = if check.missing_fields.is_empty() {
+            String::new()
+        } else {
+            format!("; missing fields: {}", check.missing_fields.join(", "))
+        };
+        println!(
+            "  {:<48} {status:<12} {verdict}{missing} ({})",
+            check.endpoint, check.note
+        );
+    }
+    Ok(if all_modelled && !checks.is_empty() {
+        println!("Every path answered as modelled.");
+        ExitCode::SUCCESS
+    } else {
+        println!(
+            "Some paths differ from the model: see the endpoint catalog (src/ingrid/catalog.rs)."
+        );
+        ExitCode::from(1)
     })
 }
 

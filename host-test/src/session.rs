@@ -221,6 +221,17 @@ impl Session {
         outcome
     }
 
+    /// The live probe: the plugin's `diagnostics` export (reads only), audited like any call.
+    pub async fn diagnostics(&self) -> Result<Vec<types::ProbeCheck>, CallFailure> {
+        let ctx = self.plugin.context(self.settings.clone());
+        let (outcome, report) = self.plugin.diagnostics(&ctx).await;
+        let decision = decision_for(&report, false, false, false);
+        let failure = outcome.as_ref().err().map(|f| f.to_string());
+        self.audit(&ctx, "diagnostics", None, decision, &report, failure)
+            .map_err(CallFailure::Audit)?;
+        outcome
+    }
+
     /// Attaches the audit log every later invocation is recorded in.
     pub fn with_audit(mut self, audit: AuditLog) -> Session {
         self.audit = Some(audit);

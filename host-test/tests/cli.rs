@@ -194,3 +194,26 @@ fn a_new_key_is_stored_only_after_it_works() {
         "the old key stays"
     );
 }
+
+#[test]
+fn the_probe_finds_every_path_as_modelled_against_the_simulator() {
+    let output = dema_host(&["probe"]);
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{out}{}", stderr(&output));
+    for path in [
+        "GET /merchant/order ",
+        "GET /merchant/order/{id}",
+        "GET /merchant/return ",
+        "GET /merchant/return/{id}",
+        "GET /merchant/refund-transaction ",
+        "GET /merchant/refund-transaction/{id}",
+    ] {
+        let line = out.lines().find(|l| l.contains(path)).unwrap_or_default();
+        assert!(
+            line.contains("200") && line.contains("as modelled"),
+            "{path}: {out}"
+        );
+    }
+    assert!(!out.contains("DM-2"), "no data values: {out}");
+    assert!(!out.contains(host_test::simulator::PRODUCTION_KEY));
+}
