@@ -352,9 +352,14 @@ async fn probe(session: &Session) -> Result<ExitCode, String> {
         } else {
             format!("; missing fields: {}", check.missing_fields.join(", "))
         };
+        let note = if check.as_modelled && check.note == "as modelled" {
+            String::new()
+        } else {
+            format!(" ({})", check.note)
+        };
         println!(
-            "  {:<48} {status:<12} {verdict}{missing} ({})",
-            check.endpoint, check.note
+            "  {:<40} {status:<12} {verdict}{missing}{note}",
+            check.endpoint
         );
     }
     Ok(if all_modelled && !checks.is_empty() {
