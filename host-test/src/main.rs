@@ -43,6 +43,15 @@ struct Cli {
     /// on a terminal, and refused without one.
     #[arg(long, global = true)]
     accept_plugin: bool,
+    /// Wall-time limit of one plugin call, in seconds (time waiting on Ingrid included).
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
+    deadline: u64,
+    /// Limit of the plugin's total memory, in MiB.
+    #[arg(long, global = true, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(8..=1024))]
+    memory_mib: u64,
+    /// HTTP requests one call may send.
+    #[arg(long, global = true, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    max_requests: u32,
     /// Do not use or fill the compiled-component cache.
     #[arg(long, global = true)]
     no_cache: bool,
@@ -227,6 +236,17 @@ fn ask_yes_no(question: &str) -> bool {
         && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
+/// The safe defaults, with what the operator set on the command line.
+fn limits(cli: &Cli) -> Limits {
+    let mut limits = Limits {
+        deadline: std::time::Duration::from_secs(cli.deadline),
+        memory_bytes: (cli.memory_mib as usize) << 20,
+        ..Limits::default()
+    };
+    limits.http.max_requests_per_call = cli.max_requests;
+    limits
+}
+
 async fn start_session(cli: &Cli, key: Option<Secret>) -> Result<Session, String> {
     let wasm = match &cli.plugin {
         Some(path) => std::fs::read(path)
@@ -258,7 +278,7 @@ async fn start_session(cli: &Cli, key: Option<Secret>) -> Result<Session, String
             None => problem,
         });
     }
-    let runtime = Runtime::new(Limits::default()).map_err(|e| e.to_string())?;
+    let runtime = Runtime::new(limits(cli)).map_err(|e| e.to_string())?;
     let loaded = Session::start_with_key(runtime, &wasm, target, cache.as_ref(), key).await;
     let session = loaded.map_err(|e| match &cli.plugin {
         Some(path) => format!("{}: {e}", path.display()),

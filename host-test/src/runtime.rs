@@ -18,7 +18,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::bindings::{Integration, IntegrationPre, http, log, types};
 use crate::cache::CompileCache;
 use crate::manifest::{Effect, Manifest, ManifestError};
-use crate::outbound::{Outbound, OutboundConfig, RequestRecord};
+use crate::outbound::{HttpLimits, Outbound, OutboundConfig, RequestRecord};
 use crate::policy::gate::WriteGate;
 
 /// Per-call limits, with safe defaults.
@@ -35,6 +35,8 @@ pub struct Limits {
     /// Largest number of tools and size of a schema accepted from `list-tools`.
     pub max_tools: usize,
     pub max_schema_bytes: usize,
+    /// Caps of the `http` import (requests per call, body sizes, per-request timeout).
+    pub http: HttpLimits,
 }
 
 impl Default for Limits {
@@ -44,6 +46,7 @@ impl Default for Limits {
             fuel: 5_000_000_000,
             memory_bytes: 64 << 20,
             max_output_bytes: 1 << 20,
+            http: HttpLimits::default(),
             max_tools: 128,
             max_schema_bytes: 64 << 10,
         }

@@ -10,7 +10,7 @@ use crate::bindings::types;
 use crate::cache::CompileCache;
 use crate::credentials;
 use crate::manifest::{Effect, Manifest};
-use crate::outbound::{HttpLimits, InjectedCredential, Origin, OutboundConfig, Secret};
+use crate::outbound::{InjectedCredential, Origin, OutboundConfig, Secret};
 use crate::policy::audit::{
     AuditLog, AuditRecord, AuditedRequest, Decision, SCHEMA_VERSION, decision_for, now_rfc3339,
 };
@@ -184,8 +184,14 @@ impl Session {
             NetworkPolicy::LoopbackOnly
         };
         let outbound = Arc::new(
-            OutboundConfig::new(allowed, network, credential, HttpLimits::default(), None)
-                .with_methods(methods),
+            OutboundConfig::new(
+                allowed,
+                network,
+                credential,
+                runtime.limits().http.clone(),
+                None,
+            )
+            .with_methods(methods),
         );
         let plugin = runtime.load(wasm, cache, outbound).await?;
         Ok(Session {

@@ -28,6 +28,22 @@ pub fn timestamp(name: &str, value: Option<String>) -> Result<Option<String>, Ca
     }
 }
 
+/// Adds the `createdFrom` / `createdTo` filters shared by the list tools, each checked as
+/// RFC 3339.
+pub fn push_created_range(
+    filters: &mut Vec<(&'static str, String)>,
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<(), CallError> {
+    if let Some(from) = timestamp("createdFrom", from)? {
+        filters.push((catalog::query::CREATED_FROM, from));
+    }
+    if let Some(to) = timestamp("createdTo", to)? {
+        filters.push((catalog::query::CREATED_TO, to));
+    }
+    Ok(())
+}
+
 /// The page size: 1..=100, default 50.
 pub fn limit(value: Option<u32>) -> Result<u32, CallError> {
     match value {

@@ -89,12 +89,7 @@ fn run(
         arguments.max_items,
     )?;
     let mut filters: Vec<(&str, String)> = Vec::new();
-    if let Some(from) = args::timestamp("createdFrom", arguments.created_from)? {
-        filters.push((query::CREATED_FROM, from));
-    }
-    if let Some(to) = args::timestamp("createdTo", arguments.created_to)? {
-        filters.push((query::CREATED_TO, to));
-    }
+    args::push_created_range(&mut filters, arguments.created_from, arguments.created_to)?;
     if let Some(number) = args::text(
         "orderNumber",
         arguments.order_number,

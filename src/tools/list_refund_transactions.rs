@@ -84,12 +84,7 @@ fn run(
     if let Some(status) = args::one_of("status", arguments.status, &catalog::REFUND_STATUSES)? {
         filters.push((query::STATUS, status));
     }
-    if let Some(from) = args::timestamp("createdFrom", arguments.created_from)? {
-        filters.push((query::CREATED_FROM, from));
-    }
-    if let Some(to) = args::timestamp("createdTo", arguments.created_to)? {
-        filters.push((query::CREATED_TO, to));
-    }
+    args::push_created_range(&mut filters, arguments.created_from, arguments.created_to)?;
 
     let paged: Paged<RefundTransaction> = match paging::fetch(
         client,

@@ -89,12 +89,7 @@ fn run(
     if let Some(order_id) = args::optional_id("orderId", arguments.order_id)? {
         filters.push((query::ORDER_ID, order_id.to_string()));
     }
-    if let Some(from) = args::timestamp("createdFrom", arguments.created_from)? {
-        filters.push((query::CREATED_FROM, from));
-    }
-    if let Some(to) = args::timestamp("createdTo", arguments.created_to)? {
-        filters.push((query::CREATED_TO, to));
-    }
+    args::push_created_range(&mut filters, arguments.created_from, arguments.created_to)?;
 
     let paged: Paged<Return> = match paging::fetch(
         client,

@@ -84,18 +84,26 @@ impl<T> Paged<T> {
                 "Stopped early at maxItems {max}; there may be more {noun}: call again with \
                  cursor \"{cursor}\"."
             ),
-            Stop::Interrupted(reason) => match &self.next_cursor {
-                Some(cursor) => format!(
-                    "Stopped early after {} {noun}: {reason} To continue, call again with \
+            Stop::Interrupted(reason) => {
+                // Error texts may or may not end their sentence.
+                let reason = format!("{}.", reason.trim_end().trim_end_matches('.'));
+                self.interrupted_text(&reason, noun)
+            }
+        }
+    }
+
+    fn interrupted_text(&self, reason: &str, noun: &str) -> String {
+        match &self.next_cursor {
+            Some(cursor) => format!(
+                "Stopped early after {} {noun}: {reason} To continue, call again with \
                      cursor \"{cursor}\".",
-                    self.rows.len()
-                ),
-                None => format!(
-                    "Stopped early after {} {noun}: {reason} To retry, call again without a \
+                self.rows.len()
+            ),
+            None => format!(
+                "Stopped early after {} {noun}: {reason} To retry, call again without a \
                      cursor.",
-                    self.rows.len()
-                ),
-            },
+                self.rows.len()
+            ),
         }
     }
 }
