@@ -337,6 +337,11 @@ impl Outbound {
 
     fn prepare(&mut self, request: Request, deadline: Instant) -> Result<Prepared, HttpError> {
         let config = &self.config;
+        if matches!(self.gate, WriteGate::Offline) {
+            return Err(HttpError::Denied(
+                "listing tools may not make requests".to_string(),
+            ));
+        }
         if self.requests_sent >= config.limits.max_requests_per_call {
             return Err(HttpError::Denied(format!(
                 "this call already sent its {} requests",
@@ -715,6 +720,12 @@ mod tests {
         assert_eq!(outbound.gate().sent(), 1);
         let read_only = outbound_with(WriteGate::ReadOnly).prepare(post(&approved.body), later());
         assert!(matches!(read_only, Err(HttpError::Denied(_))));
+        let listing = outbound_with(WriteGate::Offline)
+            .prepare(get("https://api.turnr.se/merchant/return"), later());
+        assert!(
+            matches!(listing, Err(HttpError::Denied(_))),
+            "list-tools sends nothing"
+        );
     }
 
     #[test]

@@ -592,7 +592,7 @@ impl Plugin {
     /// (C4). External `$ref`s cannot be resolved: the validator has no network or file access.
     async fn check_tools(&self) -> Result<Vec<HostTool>, LoadError> {
         let listed = self
-            .run(WriteGate::ReadOnly, async |instance, store| {
+            .run(WriteGate::Offline, async |instance, store| {
                 instance
                     .dema_integration_connector()
                     .call_list_tools(store)

@@ -53,6 +53,8 @@ pub fn is_write(method: Method) -> bool {
 /// What one call may write.
 #[derive(Debug, Clone)]
 pub enum WriteGate {
+    /// `list-tools`: no request at all (it only describes the plugin).
+    Offline,
     /// A read tool (or `connect`, `list-tools`, `diagnostics`): every write is denied.
     ReadOnly,
     /// A write tool without approval: it may read and propose, not write.
@@ -75,6 +77,9 @@ impl WriteGate {
     /// Admits or refuses one write; an admitted write is consumed.
     pub fn admit(&mut self, write: &WriteKey) -> Result<(), HttpError> {
         match self {
+            WriteGate::Offline => Err(HttpError::Denied(
+                "listing tools may not make requests".to_string(),
+            )),
             WriteGate::ReadOnly => Err(HttpError::Denied(
                 "this tool only reads; it cannot change anything".to_string(),
             )),
