@@ -212,7 +212,10 @@ impl Session {
     }
 
     pub fn base_url(&self) -> &str {
-        &self.settings[0].1
+        self.settings
+            .iter()
+            .find(|(key, _)| key == "base-url")
+            .map_or("", |(_, value)| value.as_str())
     }
 
     pub async fn connect(
@@ -220,20 +223,27 @@ impl Session {
     ) -> Result<Result<types::ConnectInfo, types::ConnectError>, CallFailure> {
         let ctx = self.plugin.context(self.settings.clone());
         let (outcome, report) = self.plugin.connect(&ctx).await;
-        let decision = decision_for(&report, false, false, false);
-        let failure = outcome.as_ref().err().map(|f| f.to_string());
-        self.audit(&ctx, "connect", None, decision, &report, failure)
-            .map_err(CallFailure::Audit)?;
-        outcome
+        self.audited_read(&ctx, "connect", outcome, &report)
     }
 
     /// The live probe: the plugin's `diagnostics` export (reads only), audited like any call.
     pub async fn diagnostics(&self) -> Result<Vec<types::ProbeCheck>, CallFailure> {
         let ctx = self.plugin.context(self.settings.clone());
         let (outcome, report) = self.plugin.diagnostics(&ctx).await;
-        let decision = decision_for(&report, false, false, false);
+        self.audited_read(&ctx, "diagnostics", outcome, &report)
+    }
+
+    /// Records a read-only export's invocation, then hands its outcome on.
+    fn audited_read<T>(
+        &self,
+        ctx: &types::CallContext,
+        export: &str,
+        outcome: Outcome<T>,
+        report: &CallReport,
+    ) -> Result<T, CallFailure> {
+        let decision = decision_for(report, false, false, false);
         let failure = outcome.as_ref().err().map(|f| f.to_string());
-        self.audit(&ctx, "diagnostics", None, decision, &report, failure)
+        self.audit(ctx, export, None, decision, report, failure)
             .map_err(CallFailure::Audit)?;
         outcome
     }
