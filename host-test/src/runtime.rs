@@ -376,7 +376,10 @@ impl wasmtime::ResourceLimiter for MemoryCap {
 /// compiled argument validator.
 pub struct HostTool {
     pub descriptor: types::ToolDescriptor,
+    /// Arguments are checked against it before every call.
     pub validator: jsonschema::Validator,
+    /// Structured output is checked against it before anyone sees it.
+    pub output_validator: jsonschema::Validator,
 }
 
 /// What a call reports besides its answer.
@@ -639,20 +642,23 @@ impl Plugin {
                     descriptor.name
                 )));
             }
-            let validator = compile_input_schema(&descriptor, limits.max_schema_bytes)?;
+            let (validator, output_validator) =
+                compile_schemas(&descriptor, limits.max_schema_bytes)?;
             tools.push(HostTool {
                 descriptor,
                 validator,
+                output_validator,
             });
         }
         Ok(tools)
     }
 }
 
-fn compile_input_schema(
+/// The input and output validators of one tool.
+fn compile_schemas(
     descriptor: &types::ToolDescriptor,
     max_bytes: usize,
-) -> Result<jsonschema::Validator, LoadError> {
+) -> Result<(jsonschema::Validator, jsonschema::Validator), LoadError> {
     let bad = |reason: String| LoadError::BadSchema {
         tool: descriptor.name.clone(),
         reason,
@@ -676,9 +682,11 @@ fn compile_input_schema(
             return Err(bad(format!("a top-level `{combinator}` is not allowed")));
         }
     }
-    let _output: serde_json::Value =
+    let output: serde_json::Value =
         serde_json::from_str(&descriptor.output_schema).map_err(|e| bad(e.to_string()))?;
-    jsonschema::validator_for(&schema).map_err(|e| bad(e.to_string()))
+    let input = jsonschema::validator_for(&schema).map_err(|e| bad(e.to_string()))?;
+    let output = jsonschema::validator_for(&output).map_err(|e| bad(format!("output: {e}")))?;
+    Ok((input, output))
 }
 
 fn new_call_id() -> String {

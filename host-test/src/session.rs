@@ -17,7 +17,9 @@ use crate::policy::audit::{
 use crate::policy::confirm::{ConfirmationRequest, Confirmer};
 use crate::policy::egress::NetworkPolicy;
 use crate::policy::gate::{ApprovalLedger, Binding, WriteGate, arguments_digest};
-use crate::runtime::{CallFailure, CallReport, Limits, LoadError, Outcome, Plugin, Runtime};
+use crate::runtime::{
+    CallFailure, CallReport, HostTool, Limits, LoadError, Outcome, Plugin, Runtime,
+};
 use crate::simulator::{self, SimulatorHandle};
 
 /// Production Ingrid Returns (documented host; see the plugin's endpoint catalog).
@@ -328,7 +330,7 @@ impl Session {
         for _round in 0..MAX_PROPOSAL_ROUNDS {
             let proposal = match outcome? {
                 Ok(types::ToolOutcome::Proposal(proposal)) => proposal,
-                other => return Ok((finish(other, &report), report)),
+                other => return Ok((finish(other, &report, host_tool), report)),
             };
             let refusal = if !writes_allowed {
                 Some(format!(
@@ -478,9 +480,29 @@ impl Session {
 }
 
 /// Maps the guest's final answer, noting approved writes that were not sent.
-fn finish(outcome: Result<types::ToolOutcome, types::CallError>, report: &CallReport) -> ToolCall {
+/// Structured output is passed on only on success and only when it matches the tool's output
+/// schema; otherwise it is dropped with a note, and the text (which may report an applied
+/// change) is kept.
+fn finish(
+    outcome: Result<types::ToolOutcome, types::CallError>,
+    report: &CallReport,
+    tool: &HostTool,
+) -> ToolCall {
     match outcome {
         Ok(types::ToolOutcome::Result(mut result)) => {
+            if result.is_error {
+                result.structured = None;
+            } else if let Some(structured) = &result.structured {
+                let valid = serde_json::from_str::<serde_json::Value>(structured)
+                    .is_ok_and(|value| tool.output_validator.is_valid(&value));
+                if !valid {
+                    result.structured = None;
+                    result.text = format!(
+                        "{}\nHost: the plugin's structured output did not match its output schema and was dropped.",
+                        result.text
+                    );
+                }
+            }
             if report.writes_unsent > 0 {
                 let total = report.writes_sent + report.writes_unsent;
                 let note = if report.writes_sent > 0 {
@@ -524,4 +546,65 @@ fn check_simulator_url(url: &str) -> Result<(), SessionError> {
         None => false,
     };
     if loopback { Ok(()) } else { Err(bad()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tool() -> HostTool {
+        let output = serde_json::json!({
+            "type": "object",
+            "required": ["count"],
+            "properties": {"count": {"type": "integer"}}
+        });
+        let validator = jsonschema::validator_for(&serde_json::json!({"type": "object"}));
+        let output_validator = jsonschema::validator_for(&output);
+        match (validator, output_validator) {
+            (Ok(validator), Ok(output_validator)) => HostTool {
+                descriptor: types::ToolDescriptor {
+                    name: "t".into(),
+                    title: "t".into(),
+                    description: "t".into(),
+                    input_schema: "{}".into(),
+                    output_schema: output.to_string(),
+                    effect: types::Effect::Read,
+                    destructive: false,
+                    idempotent: true,
+                    open_world: true,
+                },
+                validator,
+                output_validator,
+            },
+            _ => panic!("test schemas compile"),
+        }
+    }
+
+    fn result(structured: &str, is_error: bool) -> Result<types::ToolOutcome, types::CallError> {
+        Ok(types::ToolOutcome::Result(types::ToolResult {
+            text: "1 return".into(),
+            structured: Some(structured.into()),
+            is_error,
+        }))
+    }
+
+    #[test]
+    fn structured_output_passes_only_on_success_and_only_when_it_matches_its_schema() {
+        let tool = tool();
+        let report = CallReport::default();
+        let ToolCall::Result(ok) = finish(result(r#"{"count":1}"#, false), &report, &tool) else {
+            panic!("a result")
+        };
+        assert_eq!(ok.structured.as_deref(), Some(r#"{"count":1}"#));
+        let ToolCall::Result(bad) = finish(result(r#"{"count":"one"}"#, false), &report, &tool)
+        else {
+            panic!("a result")
+        };
+        assert!(bad.structured.is_none());
+        assert!(bad.text.starts_with("1 return") && bad.text.contains("did not match"));
+        let ToolCall::Result(error) = finish(result(r#"{"count":1}"#, true), &report, &tool) else {
+            panic!("a result")
+        };
+        assert!(error.structured.is_none(), "never on an error");
+    }
 }
