@@ -5,8 +5,7 @@
 
 use std::fs;
 use std::hash::{Hash, Hasher};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use wasmtime::Engine;
@@ -55,7 +54,7 @@ impl CompileCache {
             .precompile_component(wasm)
             .map_err(|e| e.to_string())?;
         if self.ensure_private_dir() {
-            let _ = write_atomically(&path, &compiled);
+            let _ = crate::private_file::write_private_atomically(&path, &compiled);
         }
         // SAFETY: these bytes were produced just now by this engine.
         unsafe { Component::deserialize(engine, &compiled) }.map_err(|e| e.to_string())
@@ -102,18 +101,4 @@ fn cache_key(engine: &Engine, digest: &str) -> String {
 
 fn wasmtime_version() -> &'static str {
     "48.0.8"
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })
 }

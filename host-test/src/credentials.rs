@@ -40,8 +40,6 @@ pub fn credentials_file() -> Option<PathBuf> {
 /// Stores `key` as the Returns API key in the credentials file (0600, written atomically; other
 /// entries kept). Returns the file's path.
 pub fn store_api_key(key: &Secret) -> Result<PathBuf, String> {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let path = credentials_file().ok_or("no config directory: set HOME")?;
     let mut entries: serde_json::Map<String, serde_json::Value> = std::fs::read_to_string(&path)
         .ok()
@@ -52,25 +50,8 @@ pub fn store_api_key(key: &Secret) -> Result<PathBuf, String> {
         serde_json::Value::String(key.expose().to_string()),
     );
     let text = serde_json::to_string_pretty(&entries).map_err(|e| e.to_string())?;
-    let write = || -> std::io::Result<()> {
-        if let Some(dir) = path.parent().filter(|d| !d.exists()) {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)?;
-        }
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, &path)
-    };
-    write().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    crate::private_file::write_private_atomically(&path, text.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path)
 }
 

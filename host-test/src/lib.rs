@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod manifest;
 pub mod outbound;
 pub mod policy;
+pub mod private_file;
 pub mod runtime;
 pub mod session;
 pub mod simulator;

@@ -160,15 +160,16 @@ impl Runtime {
         &self.limits
     }
 
-    /// Compiles (or loads from the cache) and links a plugin, then checks its manifest and tool
-    /// list. Nothing of the plugin runs before its manifest has been read.
+    /// Compiles (or loads from the cache) and links a plugin, then checks its tool list against
+    /// `manifest`, which the caller read from these bytes ([`Manifest::from_component`]) before
+    /// any of the plugin's code runs.
     pub async fn load(
         self: &Arc<Self>,
         wasm: &[u8],
+        manifest: Manifest,
         cache: Option<&CompileCache>,
         outbound: Arc<OutboundConfig>,
     ) -> Result<Plugin, LoadError> {
-        let manifest = Manifest::from_component(wasm)?;
         let digest = hex::encode(Sha256::digest(wasm));
         let component = match cache {
             Some(cache) => cache.load_or_compile(&self.engine, wasm, &digest),
@@ -580,9 +581,11 @@ impl Plugin {
             Some(wasmtime::Trap::OutOfFuel) => CallFailure::OutOfFuel(limits.fuel),
             Some(wasmtime::Trap::Interrupt) => CallFailure::DeadlineExceeded(limits.deadline),
             Some(trap) => CallFailure::Trap(trap.to_string()),
+            // The outermost message of a host-raised error is wasmtime's "error while executing
+            // at wasm backtrace:"; the cause is what a person can act on.
             None => CallFailure::Trap(
                 self.outbound
-                    .redact_text(&error.to_string())
+                    .redact_text(&error.root_cause().to_string())
                     .lines()
                     .next()
                     .unwrap_or("unknown error")

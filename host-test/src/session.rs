@@ -195,7 +195,7 @@ impl Session {
             )
             .with_methods(methods),
         );
-        let plugin = runtime.load(wasm, cache, outbound).await?;
+        let plugin = runtime.load(wasm, manifest, cache, outbound).await?;
         Ok(Session {
             plugin,
             approvals: ApprovalLedger::default(),

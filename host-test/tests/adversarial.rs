@@ -279,6 +279,25 @@ async fn a_request_to_a_host_outside_the_grant_is_denied_before_connecting() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_that_keeps_trying_refused_requests_is_stopped() {
+    let session = rogue(runtime()).await;
+    match call(&session, "hammer", &NoHuman).await {
+        Err(CallFailure::Trap(message)) => {
+            assert!(message.contains("more than 128 requests"), "{message}")
+        }
+        other => panic!("expected the host to stop the guest: {other:?}"),
+    }
+    assert!(
+        received(&session).is_empty(),
+        "nothing reached the simulator"
+    );
+    let (after, _) = call(&session, "ping", &NoHuman)
+        .await
+        .unwrap_or_else(|e| panic!("the next call: {e}"));
+    assert!(matches!(after, ToolCall::Result(_)), "{after:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ip_literals_and_the_metadata_address_are_denied_without_a_packet() {
     let session = rogue(runtime()).await;
     let (outcome, report) = call(&session, "ip_literal", &NoHuman)

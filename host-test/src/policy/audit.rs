@@ -5,7 +5,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -131,15 +131,7 @@ impl AuditLog {
 
     /// Opens (creating 0600, in a 0700 directory) for appending.
     pub fn open(path: &Path, include_personal_data: bool) -> std::io::Result<AuditLog> {
-        if let Some(dir) = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty() && !d.exists())
-        {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)?;
-        }
+        crate::private_file::create_parent_dir(path)?;
         let file = OpenOptions::new()
             .create(true)
             .append(true)

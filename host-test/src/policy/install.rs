@@ -6,13 +6,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::manifest::{Effect, Manifest};
+use crate::private_file::write_private_atomically;
 
 /// What the operator granted one plugin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,28 +157,9 @@ impl InstallStore {
         let mut all = self.read_all()?;
         all.insert(plugin_id.to_string(), record);
         let text = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
-        write_private(&self.path, text.as_bytes())
+        write_private_atomically(&self.path, text.as_bytes())
             .map_err(|e| format!("cannot write {}: {e}", self.path.display()))
     }
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.exists()) {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    fs::rename(&tmp, path)
 }
 
 #[cfg(test)]
