@@ -5,6 +5,9 @@
 //! and a clean environment of RUSTFLAGS-like variables meant for the host. Set
 //! `DEMA_PLUGIN_WASM=path` to embed a prebuilt component instead.
 
+#[path = "build/wasm_env.rs"]
+mod wasm_env;
+
 use std::env;
 use std::path::PathBuf;
 use std::process::Command;
@@ -24,6 +27,7 @@ fn main() {
         std::fs::copy(&prebuilt, &embedded).expect("copy DEMA_PLUGIN_WASM");
         return;
     }
+    println!("cargo:rerun-if-changed=build/wasm_env.rs");
     for path in ["src", "wit", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
@@ -39,17 +43,7 @@ fn main() {
         .args(["build", "--locked", "--release", "-p", "ingrid-plugin"])
         .args(["--target", "wasm32-wasip2", "--target-dir"])
         .arg(&target_dir);
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_BUILD_TARGET",
-        "CARGO_TARGET_DIR",
-        "CARGO_MAKEFLAGS",
-        "CARGO_PROFILE_RELEASE_DEBUG",
-    ] {
+    for var in wasm_env::HOST_ONLY_ENV {
         command.env_remove(var);
     }
     // Reproducible and free of machine paths: dependency sources and the workspace are named

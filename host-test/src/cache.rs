@@ -11,6 +11,12 @@ use std::path::{Path, PathBuf};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+/// The component could not be compiled (it is not a valid component for this engine).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CompileError(String);
+
+#[derive(Debug, Clone)]
 pub struct CompileCache {
     dir: PathBuf,
 }
@@ -38,7 +44,7 @@ impl CompileCache {
         engine: &Engine,
         wasm: &[u8],
         digest: &str,
-    ) -> Result<Component, String> {
+    ) -> Result<Component, CompileError> {
         let path = self
             .dir
             .join(format!("{}.cwasm", cache_key(engine, digest)));
@@ -52,12 +58,13 @@ impl CompileCache {
         }
         let compiled = engine
             .precompile_component(wasm)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| CompileError(e.to_string()))?;
         if self.ensure_private_dir() {
             let _ = crate::private_file::write_private_atomically(&path, &compiled);
         }
         // SAFETY: these bytes were produced just now by this engine.
-        unsafe { Component::deserialize(engine, &compiled) }.map_err(|e| e.to_string())
+        unsafe { Component::deserialize(engine, &compiled) }
+            .map_err(|e| CompileError(e.to_string()))
     }
 
     fn ensure_private_dir(&self) -> bool {

@@ -1,16 +1,27 @@
-//! The Dema plugin host for the `dema:integration` world: the wasmtime runtime, the outbound
-//! `http` import, the Ingrid simulator and the pieces the CLI is made of.
+//! The Dema plugin host for the `dema:integration` world. Layers, from the guest outwards:
+//!
+//! - [`runtime`]: the engine, a fresh store per call, limits and the compile cache;
+//! - [`outbound`]: the mechanism behind the `http` import (send, caps, redaction, failures);
+//! - [`policy`]: every rule about what a guest may do and what the person is asked;
+//! - [`keys`]: where each credential slot's key comes from, looked up per call;
+//! - [`session`]: one loaded plugin on one target, the call flow every face uses;
+//! - [`cli`]: the command-line face (`dema-host`);
+//! - [`dev`]: development aids that know Ingrid: the simulator and the demo.
+//!
+//! docs/ARCHITECTURE.md describes the layers, a call's flow and the contracts (C1-C10) that
+//! comments cite.
 
 pub mod bindings;
 pub mod cache;
-pub mod credentials;
+pub mod cli;
+pub mod dev;
+pub mod keys;
 pub mod manifest;
 pub mod outbound;
 pub mod policy;
 pub mod private_file;
 pub mod runtime;
 pub mod session;
-pub mod simulator;
 
 /// The Ingrid plugin built from this workspace, embedded as the default plugin.
 pub const EMBEDDED_PLUGIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ingrid_plugin.wasm"));

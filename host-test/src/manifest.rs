@@ -14,6 +14,9 @@ pub const SUPPORTED_WIT_VERSIONS: &[&str] = &["0.1.0"];
 pub struct Manifest {
     pub manifest_version: u32,
     pub id: String,
+    /// The service the plugin acts on, as the person is shown it ("changes in Ingrid").
+    #[serde(default)]
+    pub service: Option<String>,
     pub version: String,
     pub wit_version: String,
     #[serde(default)]
@@ -115,6 +118,11 @@ impl Manifest {
             return Err(ManifestError::UnsupportedWitVersion(manifest.wit_version));
         }
         Ok(manifest)
+    }
+
+    /// The name a person is shown for where changes happen.
+    pub fn service_name(&self) -> &str {
+        self.service.as_deref().unwrap_or(&self.id)
     }
 
     pub fn tool(&self, name: &str) -> Option<&ToolEffect> {

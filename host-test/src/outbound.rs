@@ -1,14 +1,10 @@
-//! The `http` import: the single choke point through which a guest reaches the outside
-//! (principle 1). Every request is checked against the granted origin, counted, size-capped and
-//! bounded by the call's deadline; the key is injected here by slot name and redacted from
-//! everything that flows back. HTTP status is data: every status comes back as a response, and
-//! redirects are never followed.
-//!
-//! Writes pass only through the confirmation gate ([`crate::policy::gate`]): a read tool's write
-//! is `denied`, an unapproved write tool's is `confirmation-required`, and an approved call may
-//! send each approved write once.
+//! The mechanism behind the `http` import, the single choke point through which a guest reaches
+//! the outside (P1): each request is put to the request rules ([`crate::policy::request`]) and
+//! the write gate ([`crate::policy::gate`]), counted against the call's budget, sent with the key
+//! injected by slot, read under a size cap within the call's deadline, redacted, and its failure
+//! classified as contract C3 says. HTTP status is data: every status comes back as a response,
+//! and redirects are never followed.
 
-use std::collections::BTreeSet;
 use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,9 +13,11 @@ use ureq::http;
 use url::Url;
 
 use crate::bindings::http::{HttpError, Request, Response};
-use crate::bindings::types::{self, Header};
+use crate::bindings::types::Header;
+use crate::keys::{CallKeys, Secret};
 use crate::policy::egress::{EgressRefused, NetworkPolicy, PolicyResolver, StubLookup};
 use crate::policy::gate::{WriteGate, WriteKey, is_write, method_name};
+use crate::policy::request::RequestRules;
 
 /// Caps of the `http` import.
 #[derive(Debug, Clone)]
@@ -41,82 +39,21 @@ impl Default for HttpLimits {
     }
 }
 
-/// A secret that never prints.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
-
-/// A credential the host injects for one slot.
-#[derive(Debug, Clone)]
-pub struct InjectedCredential {
-    pub slot: String,
-    /// Header name, lower case (e.g. `x-api-key`).
-    pub header: String,
-    pub secret: Secret,
-}
-
-/// The one origin (scheme, host, port) requests may go to: the configured Ingrid base.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
-    pub scheme: String,
-    pub host: String,
-    pub port: u16,
-}
-
-impl Origin {
-    pub fn of(url: &Url) -> Option<Origin> {
-        Some(Origin {
-            scheme: url.scheme().to_string(),
-            host: url.host_str()?.to_ascii_lowercase(),
-            port: url.port_or_known_default()?,
-        })
-    }
-}
-
-impl std::fmt::Display for Origin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
-    }
-}
-
-/// What the import allows for one plugin, shared by all its calls.
+/// What the `http` import of one loaded plugin works with, shared by all its calls: the rules
+/// from its grant, the caps, and one HTTP agent (connection reuse across calls).
 #[derive(Debug)]
 pub struct OutboundConfig {
-    pub allowed: Origin,
-    pub network: NetworkPolicy,
-    /// Methods the manifest grants (upper case); `None` leaves methods to the gate alone.
-    pub allowed_methods: Option<BTreeSet<String>>,
-    pub credential: Option<InjectedCredential>,
+    pub rules: RequestRules,
     pub limits: HttpLimits,
     agent: ureq::Agent,
 }
 
 impl OutboundConfig {
     /// `stub_lookup` replaces DNS (tests, contract C10).
-    pub fn new(
-        allowed: Origin,
-        network: NetworkPolicy,
-        credential: Option<InjectedCredential>,
-        limits: HttpLimits,
-        stub_lookup: Option<StubLookup>,
-    ) -> Self {
+    pub fn new(rules: RequestRules, limits: HttpLimits, stub_lookup: Option<StubLookup>) -> Self {
         // No redirects (3xx is data), every status returned, no proxy from the environment,
         // and addresses checked after resolution.
+        let network = rules.network;
         let config = ureq::Agent::config_builder()
             .max_redirects(0)
             .max_redirects_will_error(false)
@@ -131,75 +68,9 @@ impl OutboundConfig {
             PolicyResolver::new(network, stub_lookup),
         );
         OutboundConfig {
-            allowed,
-            network,
-            allowed_methods: None,
-            credential,
+            rules,
             limits,
             agent,
-        }
-    }
-}
-
-impl OutboundConfig {
-    /// Restricts requests to the methods the manifest grants for the origin.
-    pub fn with_methods(mut self, methods: BTreeSet<String>) -> Self {
-        self.allowed_methods = Some(methods);
-        self
-    }
-
-    fn check_url(&self, raw: &str) -> Result<Url, HttpError> {
-        let url = Url::parse(raw)
-            .map_err(|error| HttpError::Denied(format!("not a valid absolute URL: {error}")))?;
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(HttpError::Denied(
-                "URLs with user info are not allowed".to_string(),
-            ));
-        }
-        let granted = match Origin::of(&url) {
-            Some(origin) => origin == self.allowed,
-            None => false,
-        };
-        if !granted {
-            return Err(HttpError::Denied(format!(
-                "{} is not an origin this plugin was granted",
-                url.origin().ascii_serialization()
-            )));
-        }
-        let ip_literal = matches!(url.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)));
-        match self.network {
-            NetworkPolicy::Live if url.scheme() != "https" => Err(HttpError::Denied(
-                "live requests must use https".to_string(),
-            )),
-            NetworkPolicy::Live if ip_literal => Err(HttpError::Denied(
-                "live requests must name a host, not an IP address".to_string(),
-            )),
-            _ => Ok(url),
-        }
-    }
-
-    /// Checks a proposed write before the person is asked about it: a change this host would
-    /// refuse to send is not worth a question.
-    pub fn check_proposed(&self, write: &types::PlannedWrite) -> Result<(), String> {
-        if !is_write(write.method) {
-            return Err("a proposal may only contain writes".to_string());
-        }
-        self.check_url(&write.url).map_err(|e| format!("{e:?}"))?;
-        if write.body.len() > self.limits.max_request_body_bytes {
-            return Err("a proposed body is larger than the host's limit".to_string());
-        }
-        match (&write.credential, &self.credential) {
-            (None, _) => Ok(()),
-            (Some(slot), Some(credential)) if *slot == credential.slot => Ok(()),
-            (Some(slot), _) => Err(format!("no credential slot `{slot}` is configured")),
-        }
-    }
-
-    /// Removes the secret from text going to the guest, logs or errors.
-    pub fn redact_text(&self, text: &str) -> String {
-        match &self.credential {
-            Some(credential) => redact_str(text, credential.secret.expose()),
-            None => text.to_string(),
         }
     }
 }
@@ -207,6 +78,7 @@ impl OutboundConfig {
 /// The per-call side of the import: counts requests against the call's budget.
 pub struct Outbound {
     config: Arc<OutboundConfig>,
+    keys: CallKeys,
     gate: WriteGate,
     requests_sent: u32,
 }
@@ -246,9 +118,10 @@ pub fn error_kind(error: &HttpError) -> &'static str {
 }
 
 impl Outbound {
-    pub fn new(config: Arc<OutboundConfig>, gate: WriteGate) -> Self {
+    pub fn new(config: Arc<OutboundConfig>, keys: CallKeys, gate: WriteGate) -> Self {
         Outbound {
             config,
+            keys,
             gate,
             requests_sent: 0,
         }
@@ -259,7 +132,7 @@ impl Outbound {
     }
 
     pub fn redact_text(&self, text: &str) -> String {
-        self.config.redact_text(text)
+        self.keys.redact_text(text)
     }
 
     pub fn requests_sent(&self) -> u32 {
@@ -348,70 +221,7 @@ impl Outbound {
                 config.limits.max_requests_per_call
             )));
         }
-        let url = config.check_url(&request.url)?;
-        let method = method_name(request.method);
-        if let Some(methods) = &config.allowed_methods
-            && !methods.contains(method)
-        {
-            return Err(HttpError::Denied(format!(
-                "the plugin was not granted {method} requests"
-            )));
-        }
-        // Before anything is injected: a request that already carries the key (a guess, or a
-        // copy the guest got hold of) is refused, so the key cannot be steered anywhere.
-        if let Some(credential) = &config.credential {
-            let secret = credential.secret.expose();
-            let carried = request.url.contains(secret)
-                || request
-                    .headers
-                    .iter()
-                    .any(|h| h.name.contains(secret) || h.value.contains(secret))
-                || contains_bytes(&request.body, secret.as_bytes());
-            if !secret.is_empty() && carried {
-                return Err(HttpError::Denied(
-                    "the request already carries the credential; only the host adds it".into(),
-                ));
-            }
-        }
-        let credential_header = config.credential.as_ref().map(|c| c.header.as_str());
-        for header in &request.headers {
-            let name = header.name.to_ascii_lowercase();
-            if name == "authorization" || Some(name.as_str()) == credential_header {
-                return Err(HttpError::Denied(format!(
-                    "the plugin may not set the `{}` header; the host adds credentials",
-                    header.name
-                )));
-            }
-            if matches!(
-                name.as_str(),
-                "host" | "content-length" | "transfer-encoding" | "connection"
-            ) {
-                return Err(HttpError::Denied(format!(
-                    "the plugin may not set the `{}` header",
-                    header.name
-                )));
-            }
-        }
-        if request.body.len() > config.limits.max_request_body_bytes {
-            return Err(HttpError::TooLarge(format!(
-                "the request body has {} bytes; the limit is {}",
-                request.body.len(),
-                config.limits.max_request_body_bytes
-            )));
-        }
-        let secret_header = match &request.credential {
-            None => None,
-            Some(slot) => match &config.credential {
-                Some(credential) if &credential.slot == slot => {
-                    Some((credential.header.clone(), credential.secret.clone()))
-                }
-                _ => {
-                    return Err(HttpError::Denied(format!(
-                        "no credential is configured for slot `{slot}`"
-                    )));
-                }
-            },
-        };
+        let checked = config.rules.check(&request, &self.keys)?;
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining < Duration::from_millis(5) {
             return Err(HttpError::Timeout(
@@ -433,26 +243,23 @@ impl Outbound {
         }
         Ok(Prepared {
             method: method_name(request.method),
-            url,
+            url: checked.url,
             headers: request
                 .headers
                 .into_iter()
                 .map(|h| (h.name, h.value))
                 .collect(),
             body: request.body,
-            secret_header,
+            secret_header: checked.credential,
             timeout,
         })
     }
 
-    /// Removes the secret from everything the guest gets back.
+    /// Removes the keys from everything the guest gets back.
     fn redact(&self, mut response: Response) -> Response {
-        if let Some(credential) = &self.config.credential {
-            let secret = credential.secret.expose().as_bytes();
-            response.body = redact_bytes(&response.body, secret);
-            for header in &mut response.headers {
-                header.value = redact_str(&header.value, credential.secret.expose());
-            }
+        response.body = self.keys.redact_bytes(response.body);
+        for header in &mut response.headers {
+            header.value = self.keys.redact_text(&header.value);
         }
         response
     }
@@ -546,44 +353,13 @@ fn classify(error: ureq::Error) -> HttpError {
     }
 }
 
-fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty()
-        && haystack
-            .windows(needle.len())
-            .any(|window| window == needle)
-}
-
-pub fn redact_bytes(haystack: &[u8], secret: &[u8]) -> Vec<u8> {
-    const MARK: &[u8] = b"[REDACTED]";
-    if secret.is_empty() || haystack.len() < secret.len() {
-        return haystack.to_vec();
-    }
-    let mut out = Vec::with_capacity(haystack.len());
-    let mut i = 0;
-    while i < haystack.len() {
-        if haystack[i..].starts_with(secret) {
-            out.extend_from_slice(MARK);
-            i += secret.len();
-        } else {
-            out.push(haystack[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-pub fn redact_str(text: &str, secret: &str) -> String {
-    if secret.is_empty() {
-        text.to_string()
-    } else {
-        text.replace(secret, "[REDACTED]")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::types::Method;
+    use crate::bindings::types::{self, Method};
+    use crate::keys::FixedKey;
+    use crate::manifest::CredentialSlot;
+    use crate::policy::grant::Origin;
 
     const KEY: &str = "canary-key-0f9e8d7c";
 
@@ -591,27 +367,45 @@ mod tests {
         outbound_with(WriteGate::Unapproved)
     }
 
-    fn outbound_with(gate: WriteGate) -> Outbound {
-        let allowed = Origin {
-            scheme: "https".into(),
-            host: "api.turnr.se".into(),
-            port: 443,
-        };
-        let credential = InjectedCredential {
-            slot: "ingrid-api-key".into(),
+    fn rules(host: &str, methods: &[&str], slots: &[(&str, &str)]) -> RequestRules {
+        RequestRules {
+            origin: Origin {
+                scheme: "https".into(),
+                host: host.into(),
+                port: 443,
+            },
+            network: NetworkPolicy::Live,
+            methods: methods.iter().map(|m| m.to_string()).collect(),
+            slots: slots
+                .iter()
+                .map(|(name, header)| (name.to_string(), header.to_string()))
+                .collect(),
+            max_body_bytes: HttpLimits::default().max_request_body_bytes,
+        }
+    }
+
+    fn keys(slot: &str) -> CallKeys {
+        let slot = CredentialSlot {
+            name: slot.into(),
             header: "x-api-key".into(),
-            secret: Secret::new(KEY),
+            hosts: Vec::new(),
+            description: String::new(),
         };
-        Outbound::new(
-            Arc::new(OutboundConfig::new(
-                allowed,
-                NetworkPolicy::Live,
-                Some(credential),
-                HttpLimits::default(),
-                Some(Arc::default()),
-            )),
-            gate,
-        )
+        CallKeys::resolve(&[slot], &FixedKey(Secret::new(KEY))).unwrap_or_default()
+    }
+
+    fn outbound_for(rules: RequestRules, keys: CallKeys, gate: WriteGate) -> Outbound {
+        let config = OutboundConfig::new(rules, HttpLimits::default(), Some(Arc::default()));
+        Outbound::new(Arc::new(config), keys, gate)
+    }
+
+    fn outbound_with(gate: WriteGate) -> Outbound {
+        let rules = rules(
+            "api.turnr.se",
+            &["GET", "POST"],
+            &[("ingrid-api-key", "x-api-key")],
+        );
+        outbound_for(rules, keys("ingrid-api-key"), gate)
     }
 
     fn get(url: &str) -> Request {
@@ -745,19 +539,11 @@ mod tests {
                 Err(HttpError::Denied(m)) if m.contains("already carries")
             ));
         }
-        let config = OutboundConfig::new(
-            Origin {
-                scheme: "https".into(),
-                host: "api.turnr.se".into(),
-                port: 443,
-            },
-            NetworkPolicy::Live,
-            None,
-            HttpLimits::default(),
-            Some(Arc::default()),
-        )
-        .with_methods(BTreeSet::from(["GET".to_string()]));
-        let mut get_only = Outbound::new(Arc::new(config), WriteGate::ReadOnly);
+        let mut get_only = outbound_for(
+            rules("api.turnr.se", &["GET"], &[]),
+            CallKeys::default(),
+            WriteGate::ReadOnly,
+        );
         let mut delete = get("https://api.turnr.se/merchant/return/1");
         delete.method = Method::Delete;
         delete.credential = None;
@@ -774,18 +560,11 @@ mod tests {
             outbound.prepare(get("http://api.turnr.se/merchant/return"), later()),
             Err(HttpError::Denied(_))
         ));
-        let config = OutboundConfig::new(
-            Origin {
-                scheme: "https".into(),
-                host: "10.0.0.1".into(),
-                port: 443,
-            },
-            NetworkPolicy::Live,
-            None,
-            HttpLimits::default(),
-            Some(Arc::default()),
+        let mut literal = outbound_for(
+            rules("10.0.0.1", &["GET"], &[]),
+            CallKeys::default(),
+            WriteGate::ReadOnly,
         );
-        let mut literal = Outbound::new(Arc::new(config), WriteGate::ReadOnly);
         let mut request = get("https://10.0.0.1/merchant/return");
         request.credential = None;
         assert!(
@@ -843,15 +622,5 @@ mod tests {
                 .redact_text(&format!("trap: {KEY}"))
                 .contains("[REDACTED]")
         );
-    }
-
-    #[test]
-    fn redaction_replaces_every_occurrence() {
-        assert_eq!(
-            redact_bytes(b"kkey-key-", b"key"),
-            b"k[REDACTED]-[REDACTED]-"
-        );
-        assert_eq!(redact_bytes(b"ke", b"key"), b"ke");
-        assert_eq!(redact_str("a key b", "key"), "a [REDACTED] b");
     }
 }

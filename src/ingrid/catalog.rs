@@ -3,31 +3,31 @@
 //!
 //! Known from Ingrid's public documentation: the `x-api-key` header, the host
 //! `https://api.turnr.se`, paths under `/merchant/`, `GET /merchant/return` with an `afterId`
-//! parameter, and the return lifecycle. Everything else here is MODELLED (see INGRID_API.md and
-//! the README): correcting it against Ingrid's full reference is a change to this file and the
-//! simulator.
+//! parameter, and the return lifecycle (docs/ARCHITECTURE.md, K1, K4-K6). Everything else here
+//! is MODELLED (docs/ARCHITECTURE.md, M1-M14): correcting it against Ingrid's full reference is
+//! a change to this file, the models and the simulator.
 
 use crate::api::Method;
 
-/// Documented production host (`turnr.se` is the legacy domain of the same service).
+/// Documented production host (`turnr.se` is the legacy domain of the same service; K4).
 pub const DEFAULT_BASE_URL: &str = "https://api.turnr.se";
 /// The setting that overrides the base URL (the operator's choice; the host's egress grant
-/// follows it).
+/// follows it; M1).
 pub const BASE_URL_SETTING: &str = "base-url";
 /// The credential slot for the Returns API key; the host injects it as [`API_KEY_HEADER`].
 pub const CREDENTIAL_SLOT: &str = "ingrid-api-key";
-/// Known: every request carries the key in this header.
+/// Known: every request carries the key in this header (K1).
 pub const API_KEY_HEADER: &str = "x-api-key";
-/// Modelled: Ingrid's trace id on responses.
+/// Modelled: Ingrid's trace id on responses (M5).
 pub const TRACE_ID_HEADER: &str = "x-trace-id";
-/// Modelled: seconds to wait after a 429.
+/// Modelled: seconds to wait after a 429 (M5).
 pub const RETRY_AFTER_HEADER: &str = "retry-after";
 
-/// Modelled page size bounds of list endpoints.
+/// Modelled page size bounds of list endpoints (M2).
 pub const LIST_LIMIT_DEFAULT: u32 = 50;
 pub const LIST_LIMIT_MAX: u32 = 100;
 
-/// Query parameter names. `afterId` is known; the filters are modelled.
+/// Query parameter names. `afterId` is known (K5); the filters are modelled (M3).
 pub mod query {
     pub const AFTER_ID: &str = "afterId";
     pub const LIMIT: &str = "limit";
@@ -39,7 +39,7 @@ pub mod query {
     pub const CREATED_TO: &str = "createdTo";
 }
 
-/// Return statuses of the known lifecycle.
+/// Return statuses of the known lifecycle (K6).
 pub mod return_status {
     pub const AWAITING_RETURN: &str = "AWAITING_RETURN";
     pub const IN_TRANSIT: &str = "IN_TRANSIT";
@@ -54,24 +54,24 @@ pub const RETURN_STATUSES: [&str; 5] = [
     return_status::AWAITING_EXCHANGE,
     return_status::COMPLETED,
 ];
-/// Known: items are inspected (reported) while the return is in one of these.
+/// Known: items are inspected (reported) while the return is in one of these (K6, M11).
 pub const REPORTABLE_RETURN_STATUSES: [&str; 2] =
     [return_status::AWAITING_RETURN, return_status::IN_TRANSIT];
 
-/// Known: what the shopper asked for.
+/// What the shopper asked for (K6; the field and its values are modelled, M7).
 pub mod resolution {
     pub const REFUND: &str = "REFUND";
     pub const EXCHANGE: &str = "EXCHANGE";
 }
 
-/// Modelled statuses of a return item.
+/// Modelled statuses of a return item (M11).
 pub mod item_status {
     pub const PENDING: &str = "PENDING";
     pub const APPROVED: &str = "APPROVED";
     pub const REJECTED: &str = "REJECTED";
 }
 
-/// Modelled refund transaction statuses.
+/// Modelled refund transaction statuses (M8).
 pub mod refund_status {
     pub const PENDING: &str = "PENDING";
     pub const REFUNDED: &str = "REFUNDED";
@@ -85,11 +85,12 @@ pub const REFUND_STATUSES: [&str; 4] = [
     refund_status::FAILED,
 ];
 
-/// Modelled length caps of the write bodies' free text.
+/// Modelled length caps of the write bodies' free text (M14).
 pub const RETURN_ITEM_REMARK_MAX_CHARS: usize = 1000;
 pub const EXTERNAL_REFERENCE_MAX_CHARS: usize = 200;
 
-/// Fields the plugin reads from each resource (the live probe reports any that are missing).
+/// Fields the plugin reads from each resource (M6-M8; the live probe reports any that are
+/// missing).
 pub const ORDER_FIELDS: &[&str] = &[
     "id",
     "orderNumber",
@@ -120,7 +121,7 @@ pub const REFUND_TRANSACTION_FIELDS: &[&str] = &[
     "createdAt",
 ];
 
-/// Every request this plugin can make.
+/// Every request this plugin can make (paths: K5, M6-M10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     ListOrders,

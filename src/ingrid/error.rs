@@ -1,4 +1,4 @@
-//! Ingrid failures, mapped to messages a person (or an agent) can act on (principle 7).
+//! Ingrid failures, mapped to messages a person (or an agent) can act on (P7).
 
 use crate::transport::HttpError;
 

@@ -1,4 +1,26 @@
 //! The tool registry: every tool this plugin offers, with its hand-written schemas and effect.
+//!
+//! Adding a tool touches, in order:
+//! 1. `src/tools/<name>.rs`: `pub const TOOL: Tool` (name per C4, title, a description written
+//!    for an agent, effect and flags) and its `run`. A list tool pages with [`paging`]; a write
+//!    tool plans one write and hands it to [`write::propose_or_apply`] with a
+//!    [`write::WriteTarget`] (C1, C3).
+//! 2. `src/tools/schemas/<name>.input.json` and `<name>.output.json`, pulled in with
+//!    `include_str!`: the input a closed object (C4), the output what `success` serialises (C5).
+//! 3. This file: `pub mod <name>;` and its place in [`TOOLS`] (the listing order).
+//! 4. `src/ingrid/catalog.rs`, if it uses a new path: an `Endpoint` variant (`method`, `path`,
+//!    `template`), any new parameter or status; new fields in `src/ingrid/models.rs`; the new
+//!    modelled fact in docs/ARCHITECTURE.md (the next M id). A new readable resource also gets
+//!    a pair in `connector::diagnostics`.
+//! 5. `src/manifest.json`: an entry in `tools` at the same position as in [`TOOLS`], with the
+//!    same `effect`, `destructive`, `idempotent`, `openWorld` (`manifest::tests` checks it), and
+//!    any new method in `egress`. A new write tool widens what operators installed (C8): the
+//!    update needs their consent again.
+//! 6. `host-test/src/dev/simulator/routes.rs`: the route, enforcing what the model says.
+//! 7. `README.md`: the row in the tools table.
+//! 8. Tests: unit tests in the tool's file against `testing::ScriptedTransport` (or in
+//!    `src/tools/<name>/tests.rs` when they grow), and the end-to-end path in
+//!    `host-test/tests/end_to_end.rs`.
 
 pub mod args;
 pub mod get_order;

@@ -186,7 +186,7 @@ fn plan(client: &IngridClient, target: &ReportTarget, body: Vec<u8>) -> Result<P
     })
 }
 
-/// Ingrid's rules for a report (INGRID_API.md), checked before the person is asked.
+/// Ingrid's rules for a report (docs/ARCHITECTURE.md, M11), checked before the person is asked.
 fn check(ret: &Return, report: &ReturnedItemsReport) -> Result<(), String> {
     if !catalog::REPORTABLE_RETURN_STATUSES.contains(&ret.status.as_str()) {
         return Err(format!(

@@ -14,13 +14,14 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::outbound::RequestRecord;
+use crate::policy::confirm::Answer;
 use crate::runtime::CallReport;
 
 /// The record schema's version; bump it when a field changes meaning.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Decision {
     /// A read: no change possible.
     Read,
@@ -30,7 +31,13 @@ pub enum Decision {
     Approved,
     /// The person declined; nothing written.
     Declined,
-    /// The host refused: a write outside the approval, a proposal it would not send, no human.
+    /// The person closed the question without answering; nothing written.
+    Dismissed,
+    /// No answer came in time; nothing written.
+    TimedOut,
+    /// No person could be asked; nothing written.
+    NoPerson,
+    /// The host refused: a write outside the approval, or a proposal it would not send.
     Refused,
     /// A read tool (or `connect`, `diagnostics`) tried to write.
     Denied,
@@ -86,6 +93,18 @@ impl<'a> AuditedRequest<'a> {
             response_bytes: record.response_bytes,
             duration_ms: record.duration.as_millis() as u64,
             trace_id: record.trace_id.as_deref(),
+        }
+    }
+}
+
+impl From<Answer> for Decision {
+    fn from(answer: Answer) -> Decision {
+        match answer {
+            Answer::Approved => Decision::Approved,
+            Answer::Declined => Decision::Declined,
+            Answer::Dismissed => Decision::Dismissed,
+            Answer::TimedOut => Decision::TimedOut,
+            Answer::NoPerson => Decision::NoPerson,
         }
     }
 }
@@ -174,4 +193,28 @@ pub fn now_rfc3339() -> String {
     OffsetDateTime::now_utc()
         .format(&Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_answer_has_its_own_decision_in_the_log() {
+        let answers = [
+            (Answer::Approved, "\"approved\""),
+            (Answer::Declined, "\"declined\""),
+            (Answer::Dismissed, "\"dismissed\""),
+            (Answer::TimedOut, "\"timed-out\""),
+            (Answer::NoPerson, "\"no-person\""),
+        ];
+        for (answer, logged) in answers {
+            let decision = Decision::from(answer);
+            assert_eq!(
+                serde_json::to_string(&decision).ok().as_deref(),
+                Some(logged)
+            );
+        }
+        assert_eq!(SCHEMA_VERSION, 2, "the decision values changed in v2");
+    }
 }

@@ -4,6 +4,8 @@
 //! stripped and long values cut, so a proposal cannot disguise what it does.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 
 use url::Url;
 
@@ -28,6 +30,8 @@ pub struct RenderedWrite {
 /// A proposal as shown to the person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfirmationRequest {
+    /// Where the change happens: the service the manifest names, else the plugin's id.
+    pub service: String,
     pub tool: String,
     pub writes: Vec<RenderedWrite>,
     pub plugin_summary: String,
@@ -35,8 +39,9 @@ pub struct ConfirmationRequest {
 }
 
 impl ConfirmationRequest {
-    pub fn render(tool: &str, proposal: &types::Proposal) -> ConfirmationRequest {
+    pub fn render(service: &str, tool: &str, proposal: &types::Proposal) -> ConfirmationRequest {
         ConfirmationRequest {
+            service: sanitize_line(service, 64),
             tool: sanitize_line(tool, 64),
             writes: proposal.writes.iter().map(render_write).collect(),
             plugin_summary: sanitize_block(&proposal.summary, MAX_SUMMARY_CHARS),
@@ -49,9 +54,10 @@ impl fmt::Display for ConfirmationRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "`{}` wants to make {} change(s) in Ingrid:",
+            "`{}` wants to make {} change(s) in {}:",
             self.tool,
-            self.writes.len()
+            self.writes.len(),
+            self.service
         )?;
         for (i, write) in self.writes.iter().enumerate() {
             writeln!(f, "  {}. {} {}", i + 1, write.method, write.target)?;
@@ -135,17 +141,50 @@ pub fn sanitize_block(text: &str, max: usize) -> String {
     }
 }
 
-/// Who answers a confirmation request.
+/// What the person (or the channel to them) answered. Every answer but [`Answer::Approved`]
+/// means nothing is applied, and the person or agent is told which answer it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Approved,
+    /// The person said no.
+    Declined,
+    /// The person closed the question without answering.
+    Dismissed,
+    /// No answer came within the time the face allows.
+    TimedOut,
+    /// No person could be asked: no terminal, or a client that cannot ask.
+    NoPerson,
+}
+
+impl Answer {
+    /// Why nothing was applied, in words for the person or agent.
+    pub fn why_not_applied(self) -> &'static str {
+        match self {
+            Answer::Approved => "it was approved",
+            Answer::Declined => "the change was declined",
+            Answer::Dismissed => "the question was closed without an answer",
+            Answer::TimedOut => "no answer came in time",
+            Answer::NoPerson => "the change was not confirmed: no person could be asked",
+        }
+    }
+}
+
+/// A boxed future, so that faces with different ways of asking fit one trait object.
+pub type Pending<'a> = Pin<Box<dyn Future<Output = Answer> + Send + 'a>>;
+
+/// Who answers a confirmation request: a terminal prompt, an MCP client's elicitation, a web
+/// page. It may wait as long as its face allows; whatever it answers, the host applies nothing
+/// unless the answer is [`Answer::Approved`].
 pub trait Confirmer: Send + Sync {
-    fn confirm(&self, request: &ConfirmationRequest) -> bool;
+    fn confirm<'a>(&'a self, request: &'a ConfirmationRequest) -> Pending<'a>;
 }
 
 /// No human channel: every change is refused (fail closed).
 pub struct NoHuman;
 
 impl Confirmer for NoHuman {
-    fn confirm(&self, _request: &ConfirmationRequest) -> bool {
-        false
+    fn confirm<'a>(&'a self, _request: &'a ConfirmationRequest) -> Pending<'a> {
+        Box::pin(std::future::ready(Answer::NoPerson))
     }
 }
 
@@ -153,14 +192,15 @@ impl Confirmer for NoHuman {
 pub struct PersonApprovedInAdvance;
 
 impl Confirmer for PersonApprovedInAdvance {
-    fn confirm(&self, _request: &ConfirmationRequest) -> bool {
-        true
+    fn confirm<'a>(&'a self, _request: &'a ConfirmationRequest) -> Pending<'a> {
+        Box::pin(std::future::ready(Answer::Approved))
     }
 }
 
-impl<F: Fn(&ConfirmationRequest) -> bool + Send + Sync> Confirmer for F {
-    fn confirm(&self, request: &ConfirmationRequest) -> bool {
-        self(request)
+/// A function that answers at once (tests, scripted people).
+impl<F: Fn(&ConfirmationRequest) -> Answer + Send + Sync> Confirmer for F {
+    fn confirm<'a>(&'a self, request: &'a ConfirmationRequest) -> Pending<'a> {
+        Box::pin(std::future::ready(self(request)))
     }
 }
 
@@ -181,7 +221,8 @@ mod tests {
                 body: br#"{"refundedAt":"2026-11-27T10:00:00Z"}"#.to_vec(),
             }],
         };
-        let request = ConfirmationRequest::render("mark_refund_externally_refunded", &proposal);
+        let request =
+            ConfirmationRequest::render("Ingrid", "mark_refund_externally_refunded", &proposal);
         let shown = request.to_string();
         assert!(
             shown.contains(

@@ -13,6 +13,22 @@ use serde::{Deserialize, Serialize};
 use crate::manifest::{Effect, Manifest};
 use crate::private_file::write_private_atomically;
 
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error("the install record {path} is not valid: {reason}")]
+    Invalid { path: String, reason: String },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
 /// What the operator granted one plugin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -94,7 +110,7 @@ pub struct InstallStore {
 impl InstallStore {
     /// `$XDG_CONFIG_HOME/dema-host/installs.json`, else `~/.config/dema-host/installs.json`.
     pub fn default_location() -> Option<InstallStore> {
-        crate::credentials::config_dir().map(|dir| InstallStore {
+        crate::keys::config_dir().map(|dir| InstallStore {
             path: dir.join("installs.json"),
         })
     }
@@ -107,16 +123,15 @@ impl InstallStore {
         &self.path
     }
 
-    fn read_all(&self) -> Result<BTreeMap<String, InstallRecord>, String> {
+    fn read_all(&self) -> Result<BTreeMap<String, InstallRecord>, InstallError> {
+        let path = self.path.display().to_string();
         match fs::read_to_string(&self.path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| {
-                format!(
-                    "the install record {} is not valid: {e}",
-                    self.path.display()
-                )
+            Ok(text) => serde_json::from_str(&text).map_err(|e| InstallError::Invalid {
+                path,
+                reason: e.to_string(),
             }),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(error) => Err(format!("cannot read {}: {error}", self.path.display())),
+            Err(source) => Err(InstallError::Read { path, source }),
         }
     }
 
@@ -124,7 +139,7 @@ impl InstallStore {
         &self,
         plugin_id: &str,
         candidate: &InstallRecord,
-    ) -> Result<InstallCheck, String> {
+    ) -> Result<InstallCheck, InstallError> {
         let all = self.read_all()?;
         Ok(match all.get(plugin_id) {
             None => InstallCheck::NeedsConsent {
@@ -153,12 +168,16 @@ impl InstallStore {
     }
 
     /// Records `record` as what the operator installed for `plugin_id`.
-    pub fn record(&self, plugin_id: &str, record: InstallRecord) -> Result<(), String> {
+    pub fn record(&self, plugin_id: &str, record: InstallRecord) -> Result<(), InstallError> {
         let mut all = self.read_all()?;
         all.insert(plugin_id.to_string(), record);
-        let text = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
+        let path = self.path.display().to_string();
+        let text = serde_json::to_string_pretty(&all).map_err(|e| InstallError::Write {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
         write_private_atomically(&self.path, text.as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", self.path.display()))
+            .map_err(|source| InstallError::Write { path, source })
     }
 }
 
@@ -193,13 +212,16 @@ mod tests {
             })
         ));
         assert!(store.record("ingrid", v1.clone()).is_ok());
-        assert_eq!(store.check("ingrid", &v1), Ok(InstallCheck::Installed));
+        assert!(matches!(
+            store.check("ingrid", &v1),
+            Ok(InstallCheck::Installed)
+        ));
 
         let narrower = record("b", &["https://api.turnr.se:443"], &[]);
-        assert_eq!(
+        assert!(matches!(
             store.check("ingrid", &narrower),
             Ok(InstallCheck::NarrowUpdate)
-        );
+        ));
 
         let new_host = record(
             "c",

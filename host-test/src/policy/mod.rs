@@ -1,13 +1,24 @@
-//! Host policy: what a guest may do at the `http` choke point, decided by the host alone.
+//! Host policy: every decision about what a guest may do, and what the person is asked, decided
+//! by the host alone. One concept per file; a new rule goes in the file of its concept.
 //!
-//! - [`gate`]: the confirmation gate of contract C1 (approvals bound to the exact change);
-//! - [`confirm`]: what the person is shown, and who answers;
-//! - [`egress`]: which resolved addresses a request may reach;
-//! - [`audit`]: the JSON Lines audit log;
-//! - [`install`]: the operator's install record (what the host trusts).
+//! - [`grant`]: what a loaded plugin may reach and with which credential slots (manifest,
+//!   install record and target);
+//! - [`request`]: the rules one guest request must pass (origin, scheme, IP literals, headers,
+//!   methods, credential placement, body size; redirects are never followed);
+//! - [`egress`]: which resolved addresses a request may connect to;
+//! - [`imports`]: the interfaces a plugin may import;
+//! - [`schema`]: the rules for tools' input and output schemas;
+//! - [`gate`]: the write gate of contract C1 (approvals bound to the exact change);
+//! - [`confirm`]: what the person is shown, and the answers a confirmer may give;
+//! - [`audit`]: the JSON Lines audit log (C7);
+//! - [`install`]: the operator's install record (C8, what the host trusts).
 
 pub mod audit;
 pub mod confirm;
 pub mod egress;
 pub mod gate;
+pub mod grant;
+pub mod imports;
 pub mod install;
+pub mod request;
+pub mod schema;

@@ -7,139 +7,38 @@
 //! Every packet goes to loopback: the simulator, or an echo server started here. URLs of other
 //! hosts appear only in requests the host must refuse before connecting.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use host_test::bindings::types::PlannedWrite;
-use host_test::cache::CompileCache;
-use host_test::outbound::Secret;
-use host_test::policy::confirm::{ConfirmationRequest, Confirmer, NoHuman};
+use host_test::dev::simulator::RecordedRequest;
+use host_test::keys::{FixedKey, Secret};
+use host_test::policy::confirm::{Answer, ConfirmationRequest, Confirmer, NoHuman};
 use host_test::policy::gate::{ApprovalError, ApprovalLedger, Binding};
+use host_test::policy::schema::SchemaError;
 use host_test::runtime::{CallFailure, CallReport, Limits, LoadError, Runtime};
 use host_test::session::{Session, SessionError, Target, ToolCall};
-use host_test::simulator::RecordedRequest;
 use sha2::{Digest, Sha256};
 
-/// The deadline of the runtime used for the time attacks (the default is 10 s).
-const SHORT_DEADLINE: Duration = Duration::from_millis(1_500);
+use crate::support::{SHORT_DEADLINE, fixtures, runtime, short_runtime, start_echo_server};
 /// The refund the rogue's write tools try to change (PENDING in the simulator's seed), and
 /// the body it proposes.
 const REFUND_PATH: &str = "/merchant/refund-transaction/90031/externally-refunded";
 const BODY_A: &[u8] = br#"{"externalReference":"approved-A"}"#;
 const CANARY: &str = "canary-5e1d7a93-adversarial-key";
 
-struct Fixtures {
-    rogue: Vec<u8>,
-    mismatch: Vec<u8>,
-    net_importer: Vec<u8>,
-    external_ref: Vec<u8>,
-    cache: CompileCache,
-}
-
-fn target_dir() -> PathBuf {
-    // `<target>/tmp`, for integration tests.
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| panic!("CARGO_TARGET_TMPDIR has no parent"))
-}
-
-/// Builds the fixture workspace (once per test binary) and compiles the rogue once.
-fn fixtures() -> &'static Fixtures {
-    static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
-    FIXTURES.get_or_init(|| {
-        let build_dir = target_dir().join("fixtures-build");
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/Cargo.toml");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
-        let mut command = Command::new(cargo);
-        command
-            .args([
-                "build",
-                "--locked",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-            ])
-            .arg("--manifest-path")
-            .arg(&manifest)
-            .arg("--target-dir")
-            .arg(&build_dir);
-        // As in build.rs: flags meant for the host must not leak into the wasm build.
-        for var in [
-            "RUSTFLAGS",
-            "CARGO_ENCODED_RUSTFLAGS",
-            "CARGO_BUILD_RUSTFLAGS",
-            "RUSTC_WRAPPER",
-            "RUSTC_WORKSPACE_WRAPPER",
-            "CARGO_BUILD_TARGET",
-            "CARGO_TARGET_DIR",
-            "CARGO_MAKEFLAGS",
-            "CARGO_PROFILE_RELEASE_DEBUG",
-        ] {
-            command.env_remove(var);
-        }
-        let output = command
-            .output()
-            .unwrap_or_else(|e| panic!("running cargo to build the fixtures: {e}"));
-        assert!(
-            output.status.success(),
-            "building the adversarial fixtures failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let read = |name: &str| {
-            let path = build_dir.join("wasm32-wasip2/release").join(name);
-            std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        };
-        let fixtures = Fixtures {
-            rogue: read("rogue.wasm"),
-            mismatch: read("mismatch.wasm"),
-            net_importer: read("net_importer.wasm"),
-            external_ref: read("external_ref.wasm"),
-            cache: CompileCache::at(build_dir.join("compiled")),
-        };
-        // Compile the rogue once, before the tests race to load it.
-        let digest = hex::encode(Sha256::digest(&fixtures.rogue));
-        if let Err(error) =
-            fixtures
-                .cache
-                .load_or_compile(runtime().engine(), &fixtures.rogue, &digest)
-        {
-            panic!("compiling the rogue fixture: {error}");
-        }
-        fixtures
-    })
-}
-
-fn runtime() -> Arc<Runtime> {
-    static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| Runtime::new(Limits::default()).unwrap_or_else(|e| panic!("runtime: {e}")))
-        .clone()
-}
-
-/// Same engine configuration (so the same compiled artifacts), a 1.5 s deadline per call.
-fn short_runtime() -> Arc<Runtime> {
-    static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            let limits = Limits {
-                deadline: SHORT_DEADLINE,
-                ..Limits::default()
-            };
-            Runtime::new(limits).unwrap_or_else(|e| panic!("runtime: {e}"))
-        })
-        .clone()
-}
-
 async fn start(
     runtime: Arc<Runtime>,
     wasm: &[u8],
     target: Target,
 ) -> Result<Session, SessionError> {
-    Session::start_with(runtime, wasm, target, Some(&fixtures().cache)).await
+    Session::builder(wasm)
+        .runtime(runtime)
+        .target(target)
+        .cache(Some(&fixtures().cache))
+        .start()
+        .await
 }
 
 /// The rogue, wired to a fresh embedded simulator.
@@ -325,57 +224,17 @@ async fn a_guest_that_sets_the_api_key_or_authorization_header_is_denied() {
     );
 }
 
-/// A loopback server that reflects the request's headers, the injected key included, in its
-/// body and in a response header. Records the keys it received.
-async fn start_echo_server() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("echo server: {e}"));
-    let addr = listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("echo server: {e}"));
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let recorder = seen.clone();
-    let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
-        let recorder = recorder.clone();
-        async move {
-            let key = headers
-                .get("x-api-key")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string();
-            recorder
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(key.clone());
-            let listing: String = headers
-                .iter()
-                .map(|(name, value)| {
-                    format!("{name}={}; ", String::from_utf8_lossy(value.as_bytes()))
-                })
-                .collect();
-            ([("x-echoed-key", key)], listing)
-        }
-    });
-    tokio::spawn(async move {
-        // Ends with the test's runtime.
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), seen)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_echoed_back_is_redacted_from_tool_output_and_logs() {
-    let (echo_url, seen) = start_echo_server().await;
-    let session = Session::start_with_key(
-        runtime(),
-        &fixtures().rogue,
-        Target::Simulator(echo_url),
-        Some(&fixtures().cache),
-        Some(Secret::new(CANARY)),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let (echo_url, seen) = start_echo_server("x-api-key").await;
+    let session = Session::builder(&fixtures().rogue)
+        .runtime(runtime())
+        .target(Target::Development(echo_url))
+        .cache(Some(&fixtures().cache))
+        .keys(Arc::new(FixedKey(Secret::new(CANARY))))
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let (outcome, report) = call(&session, "echo", &NoHuman)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -414,7 +273,7 @@ async fn a_write_tool_posting_without_approval_gets_confirmation_required_and_no
     // Even a person who would approve anything is never asked: there was no proposal.
     let willing = |_req: &ConfirmationRequest| {
         asked.fetch_add(1, Ordering::SeqCst);
-        true
+        Answer::Approved
     };
     let lines = lines(&session, "write_without_approval", &willing).await;
     assert_eq!(lines.len(), 1);
@@ -433,7 +292,7 @@ async fn an_approved_call_that_sends_another_write_than_proposed_is_denied_and_n
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(req.clone());
-        true
+        Answer::Approved
     };
     let (outcome, report) = call(&session, "bait_and_switch", &approve)
         .await
@@ -465,7 +324,7 @@ async fn an_approved_call_that_sends_another_write_than_proposed_is_denied_and_n
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approval_is_single_use_within_a_call_and_across_calls() {
     let session = rogue(runtime()).await;
-    let approve = |_req: &ConfirmationRequest| true;
+    let approve = |_req: &ConfirmationRequest| Answer::Approved;
     // Within a call: the approved write passes once; sending it again is denied.
     let within = lines(&session, "replay", &approve).await;
     assert_eq!(within.len(), 2, "{within:?}");
@@ -590,7 +449,7 @@ async fn a_schema_with_an_external_ref_is_refused_at_load_and_not_fetched() {
     )
     .await;
     match loaded {
-        Err(SessionError::Load(LoadError::BadSchema { tool, reason })) => {
+        Err(SessionError::Load(LoadError::BadSchema(SchemaError { tool, reason }))) => {
             assert_eq!(tool, "remote_schema");
             assert!(
                 reason.contains("https://example.com/schema.json"),

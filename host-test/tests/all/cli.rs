@@ -80,7 +80,12 @@ fn bad_input_gives_one_clear_line() {
     assert_one_clear_line(&schema, "limit");
 
     let no_key = dema_host(&["--live", "tools"]);
-    assert_one_clear_line(&no_key, "no Ingrid API key");
+    assert_one_clear_line(
+        &no_key,
+        "no key for the plugin's credential slot `ingrid-api-key`",
+    );
+    assert_one_clear_line(&no_key, "INGRID_API_KEY");
+    assert_one_clear_line(&no_key, "Settings → API Keys");
 
     let foreign_sim = dema_host(&["--sim", "http://192.0.2.1:8080", "tools"]);
     assert_one_clear_line(&foreign_sim, "--sim must be");
@@ -168,25 +173,25 @@ fn a_new_key_is_stored_only_after_it_works() {
             .wait_with_output()
             .unwrap_or_else(|e| panic!("wait: {e}"))
     };
-    let stage = rotate(host_test::simulator::STAGE_KEY);
+    let stage = rotate(host_test::dev::simulator::STAGE_KEY);
     assert!(!stage.status.success());
     assert!(stderr(&stage).contains("not stored"), "{}", stderr(&stage));
     assert!(
-        !stderr(&stage).contains(host_test::simulator::STAGE_KEY),
+        !stderr(&stage).contains(host_test::dev::simulator::STAGE_KEY),
         "never echoed"
     );
     assert!(!file.exists(), "a failing key stores nothing");
 
-    let good = rotate(host_test::simulator::PRODUCTION_KEY);
+    let good = rotate(host_test::dev::simulator::PRODUCTION_KEY);
     assert!(good.status.success(), "{}", stderr(&good));
     let stored = std::fs::read_to_string(&file).unwrap_or_default();
-    assert!(stored.contains(host_test::simulator::PRODUCTION_KEY));
+    assert!(stored.contains(host_test::dev::simulator::PRODUCTION_KEY));
     let mode = std::fs::metadata(&file)
         .map(|m| m.permissions().mode() & 0o777)
         .unwrap_or(0);
     assert_eq!(mode, 0o600);
 
-    let bad_again = rotate(host_test::simulator::MERCHANT_PLATFORM_KEY);
+    let bad_again = rotate(host_test::dev::simulator::MERCHANT_PLATFORM_KEY);
     assert!(!bad_again.status.success());
     assert_eq!(
         std::fs::read_to_string(&file).unwrap_or_default(),
@@ -215,5 +220,5 @@ fn the_probe_finds_every_path_as_modelled_against_the_simulator() {
         );
     }
     assert!(!out.contains("DM-2"), "no data values: {out}");
-    assert!(!out.contains(host_test::simulator::PRODUCTION_KEY));
+    assert!(!out.contains(host_test::dev::simulator::PRODUCTION_KEY));
 }

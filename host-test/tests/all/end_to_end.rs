@@ -1,48 +1,28 @@
 //! End to end: the built component, loaded into the host, calling the simulator over loopback.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use host_test::EMBEDDED_PLUGIN;
 use host_test::bindings::types::ConnectError;
-use host_test::cache::CompileCache;
-use host_test::outbound::Secret;
-use host_test::policy::confirm::NoHuman;
-use host_test::runtime::{Limits, LoadError, Runtime};
+use host_test::dev::simulator;
+use host_test::keys::{FixedKey, Secret};
+use host_test::policy::confirm::{Answer, ConfirmationRequest, Confirmer, NoHuman, Pending};
+use host_test::policy::grant::GrantError;
+use host_test::runtime::LoadError;
 use host_test::session::{Session, SessionError, Target, ToolCall};
-use host_test::simulator;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-/// One runtime and one compile cache per test binary: the component is compiled once.
-fn shared() -> (Arc<Runtime>, &'static CompileCache) {
-    static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
-    static CACHE: OnceLock<CompileCache> = OnceLock::new();
-    let runtime = RUNTIME
-        .get_or_init(|| Runtime::new(Limits::default()).unwrap_or_else(|e| panic!("runtime: {e}")))
-        .clone();
-    let cache = CACHE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("dema-e2e-cache-{}", std::process::id()));
-        let cache = CompileCache::at(dir);
-        // Compile once, before the tests race to load it.
-        let digest = hex::encode(Sha256::digest(EMBEDDED_PLUGIN));
-        if let Err(error) = cache.load_or_compile(runtime.engine(), EMBEDDED_PLUGIN, &digest) {
-            panic!("compiling the embedded plugin: {error}");
-        }
-        cache
-    });
-    (runtime, cache)
-}
+use crate::support::shared;
 
 async fn session() -> Session {
     let (runtime, cache) = shared();
-    Session::start_with(
-        runtime,
-        EMBEDDED_PLUGIN,
-        Target::EmbeddedSimulator,
-        Some(cache),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("session: {e}"))
+    Session::builder(EMBEDDED_PLUGIN)
+        .runtime(runtime)
+        .target(Target::EmbeddedSimulator)
+        .cache(Some(cache))
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("session: {e}"))
 }
 
 async fn call_ok(session: &Session, tool: &str, arguments: &str) -> Value {
@@ -203,15 +183,14 @@ async fn connect_validates_the_key_and_explains_a_wrong_one() {
 
     let (runtime, cache) = shared();
     for wrong in [simulator::STAGE_KEY, simulator::MERCHANT_PLATFORM_KEY] {
-        let wrong_key = Session::start_with_key(
-            runtime.clone(),
-            EMBEDDED_PLUGIN,
-            Target::Simulator(simulator.base_url()),
-            Some(cache),
-            Some(Secret::new(wrong)),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        let wrong_key = Session::builder(EMBEDDED_PLUGIN)
+            .runtime(runtime.clone())
+            .target(Target::Development(simulator.base_url()))
+            .cache(Some(cache))
+            .keys(Arc::new(FixedKey(Secret::new(wrong))))
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         match wrong_key.connect().await {
             Ok(Err(ConnectError::Unauthorized(message))) => {
                 assert!(message.contains("Settings → API Keys"), "{message}");
@@ -256,26 +235,24 @@ async fn the_manifest_is_read_from_the_component_and_matches_its_tools() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_that_are_not_plugins_are_refused_with_a_reason() {
     let (runtime, cache) = shared();
-    let not_wasm = Session::start_with(
-        runtime.clone(),
-        b"#!/bin/sh\necho hi\n",
-        Target::EmbeddedSimulator,
-        Some(cache),
-    )
-    .await;
+    let not_wasm = Session::builder(b"#!/bin/sh\necho hi\n")
+        .runtime(runtime.clone())
+        .target(Target::EmbeddedSimulator)
+        .cache(Some(cache))
+        .start()
+        .await;
     assert!(matches!(
         not_wasm,
         Err(SessionError::Load(LoadError::Manifest(_)))
     ));
     // A valid empty core module: WebAssembly, but not a plugin.
     let empty_module = b"\0asm\x01\0\0\0";
-    match Session::start_with(
-        runtime,
-        empty_module,
-        Target::EmbeddedSimulator,
-        Some(cache),
-    )
-    .await
+    match Session::builder(empty_module)
+        .runtime(runtime)
+        .target(Target::EmbeddedSimulator)
+        .cache(Some(cache))
+        .start()
+        .await
     {
         Err(error) => assert!(error.to_string().contains("manifest"), "{error}"),
         Ok(_) => panic!("an empty module loaded as a plugin"),
@@ -290,14 +267,13 @@ async fn an_unreachable_simulator_is_reported_not_retried_forever() {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap_or_else(|e| panic!("{e}"));
-    let session = Session::start_with(
-        runtime,
-        EMBEDDED_PLUGIN,
-        Target::Simulator(format!("http://127.0.0.1:{port}")),
-        Some(cache),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let session = Session::builder(EMBEDDED_PLUGIN)
+        .runtime(runtime)
+        .target(Target::Development(format!("http://127.0.0.1:{port}")))
+        .cache(Some(cache))
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     match session.connect().await {
         Ok(Err(ConnectError::Unreachable(message))) => {
             assert!(message.contains("Could not reach Ingrid"), "{message}")
@@ -328,15 +304,14 @@ async fn a_simulator_url_that_is_not_loopback_is_refused_before_anything_is_sent
         "http://example.com",
         "ftp://127.0.0.1",
     ] {
-        let result = Session::start_with(
-            runtime.clone(),
-            EMBEDDED_PLUGIN,
-            Target::Simulator(url.into()),
-            Some(cache),
-        )
-        .await;
+        let result = Session::builder(EMBEDDED_PLUGIN)
+            .runtime(runtime.clone())
+            .target(Target::Development(url.into()))
+            .cache(Some(cache))
+            .start()
+            .await;
         assert!(
-            matches!(result, Err(SessionError::BadSimulatorUrl(_))),
+            matches!(result, Err(SessionError::Grant(GrantError::NotLoopback(_)))),
             "{url}"
         );
     }
@@ -349,7 +324,14 @@ async fn every_invocation_is_audited_without_the_key_or_query_values() {
     let _ = std::fs::remove_file(&path);
     let audit = host_test::policy::audit::AuditLog::open(&path, false)
         .unwrap_or_else(|e| panic!("audit: {e}"));
-    let session = session().await.with_audit(audit);
+    let (runtime, cache) = shared();
+    let session = Session::builder(EMBEDDED_PLUGIN)
+        .runtime(runtime)
+        .cache(Some(cache))
+        .audit(audit)
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("session: {e}"));
     let _ = session.connect().await;
     let _ = call_ok(&session, "list_returns", r#"{"orderId":10017,"limit":2}"#).await;
     let text = std::fs::read_to_string(&path).unwrap_or_default();
@@ -364,7 +346,7 @@ async fn every_invocation_is_audited_without_the_key_or_query_values() {
     assert_eq!(records.len(), 2);
     assert_eq!(records[0]["export"], "connect");
     let call = &records[1];
-    assert_eq!(call["v"], 1);
+    assert_eq!(call["v"], 2);
     assert_eq!(call["tool"], "list_returns");
     assert_eq!(call["decision"], "read");
     assert_eq!(call["pluginDigest"], session.plugin().digest());
@@ -389,15 +371,15 @@ async fn every_invocation_is_audited_without_the_key_or_query_values() {
 /// Approves every proposal and keeps what the person was shown.
 struct RecordingApprover {
     shown: std::sync::Mutex<Vec<String>>,
-    answer: bool,
+    answer: Answer,
 }
 
-impl host_test::policy::confirm::Confirmer for RecordingApprover {
-    fn confirm(&self, request: &host_test::policy::confirm::ConfirmationRequest) -> bool {
+impl Confirmer for RecordingApprover {
+    fn confirm<'a>(&'a self, request: &'a ConfirmationRequest) -> Pending<'a> {
         if let Ok(mut shown) = self.shown.lock() {
             shown.push(request.to_string());
         }
-        self.answer
+        Box::pin(std::future::ready(self.answer))
     }
 }
 
@@ -463,16 +445,25 @@ async fn the_full_return_lifecycle_through_the_component() {
     // Declined: nothing is written.
     let decline = RecordingApprover {
         shown: Default::default(),
-        answer: false,
+        answer: Answer::Declined,
     };
     let declined = call_confirmed(&session, "report_returned_items", &report_args, &decline).await;
-    assert!(matches!(declined, ToolCall::Declined(_)), "{declined:?}");
+    assert!(
+        matches!(
+            declined,
+            ToolCall::NotConfirmed {
+                answer: Answer::Declined,
+                ..
+            }
+        ),
+        "{declined:?}"
+    );
     assert!(simulator.requests().iter().all(|r| r.method == "GET"));
 
     // Approved: exactly the shown write is applied.
     let approve = RecordingApprover {
         shown: Default::default(),
-        answer: true,
+        answer: Answer::Approved,
     };
     let applied = call_confirmed(&session, "report_returned_items", &report_args, &approve).await;
     let ToolCall::Result(result) = applied else {

@@ -1,5 +1,5 @@
-//! The Ingrid Returns simulator: the *modelled* Ingrid Returns Public API (see
-//! `INGRID_API.md`, "Modelled") as a real HTTP server on loopback, with deterministic seed data
+//! The Ingrid Returns simulator: the *modelled* Ingrid Returns Public API
+//! (docs/ARCHITECTURE.md, M1-M14) as a real HTTP server on loopback, with deterministic seed data
 //! and the model's lifecycle rules.
 //!
 //! Start it with [`start`]; it runs on the current tokio runtime until [`SimulatorHandle::shutdown`]
@@ -56,6 +56,16 @@ pub const PRODUCTION_KEY: &str = "sim-prod-4f1c2a9e7b3d";
 pub const STAGE_KEY: &str = "sim-stage-8a2b6c0d1e5f";
 /// A Merchant Platform key (the wrong product): rejected with 401.
 pub const MERCHANT_PLATFORM_KEY: &str = "mp-live-3c9e1f7a5b2d";
+
+/// Overrides the key development sessions send to a simulator (a real key is never sent to
+/// one).
+pub const KEY_ENV: &str = "DEMA_SIM_API_KEY";
+
+/// The key a development session sends: `$DEMA_SIM_API_KEY`, else [`PRODUCTION_KEY`].
+pub fn simulator_keys() -> crate::keys::FixedKey {
+    let key = std::env::var(KEY_ENV).unwrap_or_else(|_| PRODUCTION_KEY.to_string());
+    crate::keys::FixedKey(crate::keys::Secret::new(key))
+}
 
 /// One request as the simulator received it, with the status it answered.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,30 @@
+//! `dema-host tools`: the plugin's tools, with their effect from the checked manifest.
+
+use std::process::ExitCode;
+
+use super::{CliError, Options, setup};
+use crate::bindings::types::Effect;
+use crate::session::Session;
+
+pub async fn run(options: &Options) -> Result<ExitCode, CliError> {
+    let session = setup::open_session(options, None).await?;
+    print(&session);
+    session.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn print(session: &Session) {
+    for tool in session.plugin().tools() {
+        let d = &tool.descriptor;
+        let effect = match d.effect {
+            Effect::Read => "read",
+            Effect::Write => "write, asks first",
+        };
+        println!("{} ({effect}): {}", d.name, d.title);
+        let mut summary: String = d.description.chars().take(140).collect();
+        if d.description.chars().count() > 140 {
+            summary.push('…');
+        }
+        println!("    {summary}");
+    }
+}

@@ -1,0 +1,369 @@
+//! Where a credential slot's key comes from (contract C9), for any plugin: the environment
+//! variable named after the slot (`ingrid-api-key` → `INGRID_API_KEY`), else the slot's entry in
+//! the credentials file in the user's config directory (private, 0600). The environment wins.
+//!
+//! Keys are looked up for every call, never cached by a session, so a key rotated while a server
+//! runs is used by its next call. A key goes to the outbound layer only; the guest never sees it.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::manifest::CredentialSlot;
+
+/// A secret that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeyError {
+    /// The slot's description (the plugin's words) says which key is meant.
+    #[error(
+        "no key for the plugin's credential slot `{slot}`: set {env_var} or store one with \
+         `dema-host connect --new-key`{advice}"
+    )]
+    Missing {
+        slot: String,
+        env_var: String,
+        advice: String,
+    },
+    #[error("the credentials file {0} is readable by other users; run `chmod 600` on it")]
+    NotPrivate(String),
+    #[error("the credentials file {0} is not valid: {1}")]
+    Invalid(String, String),
+    #[error("no config directory for the credentials file: set HOME")]
+    NoConfigDir,
+    #[error("cannot write the credentials file {0}: {1}")]
+    Write(String, String),
+}
+
+/// Finds the key of one credential slot, at the moment a call needs it.
+pub trait KeySource: Send + Sync {
+    fn key(&self, slot: &CredentialSlot) -> Result<Secret, KeyError>;
+}
+
+/// `$XDG_CONFIG_HOME/dema-host`, else `~/.config/dema-host`.
+pub fn config_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::home_dir().map(|home| home.join(".config")))
+        .map(|dir| dir.join("dema-host"))
+}
+
+/// The environment variable that holds a slot's key: the slot name in upper case, every
+/// character other than a letter or digit turned into `_`.
+pub fn env_var_for(slot: &str) -> String {
+    slot.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The operator's keys: the environment, then the credentials file (`credentials.json`, one
+/// entry per slot name).
+#[derive(Debug, Clone)]
+pub struct OperatorKeys {
+    file: Option<PathBuf>,
+    use_environment: bool,
+}
+
+impl OperatorKeys {
+    /// The environment, then `<config dir>/credentials.json`.
+    pub fn default_location() -> OperatorKeys {
+        OperatorKeys {
+            file: config_dir().map(|dir| dir.join("credentials.json")),
+            use_environment: true,
+        }
+    }
+
+    /// Only the credentials file at `path` (tests; a host that must ignore the environment).
+    pub fn file_only(path: impl Into<PathBuf>) -> OperatorKeys {
+        OperatorKeys {
+            file: Some(path.into()),
+            use_environment: false,
+        }
+    }
+
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// Whether the environment sets this slot's key (and so wins over the file).
+    pub fn environment_sets(&self, slot: &str) -> bool {
+        self.use_environment && std::env::var_os(env_var_for(slot)).is_some()
+    }
+
+    /// Stores `key` as the slot's entry in the credentials file (0600, written atomically;
+    /// other entries kept). Returns the file's path.
+    pub fn store(&self, slot: &str, key: &Secret) -> Result<PathBuf, KeyError> {
+        let path = self.file.clone().ok_or(KeyError::NoConfigDir)?;
+        let shown = path.display().to_string();
+        let mut entries: serde_json::Map<String, serde_json::Value> =
+            match std::fs::read_to_string(&path) {
+                Ok(text) => serde_json::from_str(&text)
+                    .map_err(|e| KeyError::Invalid(shown.clone(), e.to_string()))?,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Default::default(),
+                Err(error) => return Err(KeyError::Invalid(shown, error.to_string())),
+            };
+        entries.insert(
+            slot.to_string(),
+            serde_json::Value::String(key.expose().to_string()),
+        );
+        let text = serde_json::to_string_pretty(&entries)
+            .map_err(|e| KeyError::Write(shown.clone(), e.to_string()))?;
+        crate::private_file::write_private_atomically(&path, text.as_bytes())
+            .map_err(|e| KeyError::Write(shown, e.to_string()))?;
+        Ok(path)
+    }
+}
+
+impl KeySource for OperatorKeys {
+    fn key(&self, slot: &CredentialSlot) -> Result<Secret, KeyError> {
+        let env_var = env_var_for(&slot.name);
+        if self.use_environment
+            && let Some(key) = std::env::var(&env_var)
+                .ok()
+                .filter(|k| !k.trim().is_empty())
+        {
+            return Ok(Secret::new(key.trim()));
+        }
+        let missing = || KeyError::Missing {
+            slot: slot.name.clone(),
+            env_var: env_var.clone(),
+            advice: advice(slot),
+        };
+        let path = self.file.as_ref().ok_or_else(missing)?;
+        let shown = path.display().to_string();
+        let Ok(meta) = std::fs::metadata(path) else {
+            return Err(missing());
+        };
+        if meta.permissions().mode() & 0o077 != 0 {
+            return Err(KeyError::NotPrivate(shown));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| KeyError::Invalid(shown.clone(), e.to_string()))?;
+        let parsed: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| KeyError::Invalid(shown, e.to_string()))?;
+        match parsed.get(&slot.name).and_then(|v| v.as_str()) {
+            Some(key) if !key.trim().is_empty() => Ok(Secret::new(key.trim())),
+            _ => Err(missing()),
+        }
+    }
+}
+
+/// The plugin's own description of the key, cut and cleaned (it is the plugin's text).
+fn advice(slot: &CredentialSlot) -> String {
+    let clean: String = slot
+        .description
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    if clean.trim().is_empty() {
+        String::new()
+    } else {
+        format!(" (the plugin says: {})", clean.trim())
+    }
+}
+
+/// One key for every slot: the development simulator's key, or a test's canary.
+#[derive(Debug, Clone)]
+pub struct FixedKey(pub Secret);
+
+impl KeySource for FixedKey {
+    fn key(&self, _slot: &CredentialSlot) -> Result<Secret, KeyError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// A key being tried for one slot (`connect --new-key`), the usual source for the others.
+pub struct TryKey {
+    pub slot: String,
+    pub key: Secret,
+    pub others: Arc<dyn KeySource>,
+}
+
+impl KeySource for TryKey {
+    fn key(&self, slot: &CredentialSlot) -> Result<Secret, KeyError> {
+        if slot.name == self.slot {
+            Ok(self.key.clone())
+        } else {
+            self.others.key(slot)
+        }
+    }
+}
+
+/// The keys of one call, looked up when the call starts: injected by slot, and redacted from
+/// everything that flows back to the guest, into logs, errors and the audit log.
+#[derive(Clone, Default)]
+pub struct CallKeys(Vec<(String, Secret)>);
+
+impl CallKeys {
+    /// Looks up the key of every slot in `slots`.
+    pub fn resolve(slots: &[CredentialSlot], source: &dyn KeySource) -> Result<CallKeys, KeyError> {
+        slots
+            .iter()
+            .map(|slot| Ok((slot.name.clone(), source.key(slot)?)))
+            .collect::<Result<Vec<_>, KeyError>>()
+            .map(CallKeys)
+    }
+
+    pub fn get(&self, slot: &str) -> Option<&Secret> {
+        self.0
+            .iter()
+            .find(|(name, _)| name == slot)
+            .map(|(_, key)| key)
+    }
+
+    /// Whether any key occurs in `bytes`.
+    pub fn any_in(&self, bytes: &[u8]) -> bool {
+        self.secrets()
+            .any(|key| contains_bytes(bytes, key.as_bytes()))
+    }
+
+    pub fn redact_text(&self, text: &str) -> String {
+        self.secrets()
+            .fold(text.to_string(), |text, key| redact_str(&text, key))
+    }
+
+    pub fn redact_bytes(&self, bytes: Vec<u8>) -> Vec<u8> {
+        self.secrets()
+            .fold(bytes, |bytes, key| redact_bytes(&bytes, key.as_bytes()))
+    }
+
+    fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .map(|(_, key)| key.expose())
+            .filter(|key| !key.is_empty())
+    }
+}
+
+impl std::fmt::Debug for CallKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(slot, _)| slot))
+            .finish()
+    }
+}
+
+fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty()
+        && haystack
+            .windows(needle.len())
+            .any(|window| window == needle)
+}
+
+pub fn redact_bytes(haystack: &[u8], secret: &[u8]) -> Vec<u8> {
+    const MARK: &[u8] = b"[REDACTED]";
+    if secret.is_empty() || haystack.len() < secret.len() {
+        return haystack.to_vec();
+    }
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    while i < haystack.len() {
+        if haystack[i..].starts_with(secret) {
+            out.extend_from_slice(MARK);
+            i += secret.len();
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+pub fn redact_str(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(secret, "[REDACTED]")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(name: &str) -> CredentialSlot {
+        CredentialSlot {
+            name: name.into(),
+            header: "x-key".into(),
+            hosts: vec!["api.example.test".into()],
+            description: "The production key.\u{1b}[2J".into(),
+        }
+    }
+
+    #[test]
+    fn redaction_replaces_every_occurrence_of_every_key() {
+        assert_eq!(
+            redact_bytes(b"kkey-key-", b"key"),
+            b"k[REDACTED]-[REDACTED]-"
+        );
+        assert_eq!(redact_bytes(b"ke", b"key"), b"ke");
+        assert_eq!(redact_str("a key b", "key"), "a [REDACTED] b");
+        let keys = CallKeys::resolve(
+            &[slot("one"), slot("two")],
+            &TryKey {
+                slot: "one".into(),
+                key: Secret::new("k1"),
+                others: Arc::new(FixedKey(Secret::new("k2"))),
+            },
+        );
+        let Ok(keys) = keys else {
+            panic!("fixed keys resolve")
+        };
+        assert_eq!(keys.redact_text("k1 k2 k3"), "[REDACTED] [REDACTED] k3");
+        assert!(keys.any_in(b"xk2x") && !keys.any_in(b"k3"));
+        assert!(!format!("{keys:?}").contains("k1"));
+    }
+
+    #[test]
+    fn the_variable_is_named_after_the_slot() {
+        assert_eq!(env_var_for("ingrid-api-key"), "INGRID_API_KEY");
+        assert_eq!(env_var_for("acme.token v2"), "ACME_TOKEN_V2");
+    }
+
+    #[test]
+    fn the_file_is_read_per_slot_and_at_every_lookup() {
+        let dir = std::env::temp_dir().join(format!("dema-keys-{}", std::process::id()));
+        let keys = OperatorKeys::file_only(dir.join("credentials.json"));
+        let missing = keys.key(&slot("acme-token"));
+        assert!(
+            matches!(&missing, Err(KeyError::Missing { env_var, advice, .. })
+                if env_var == "ACME_TOKEN" && advice.contains("production key") && !advice.contains('\u{1b}')),
+            "{missing:?}"
+        );
+        let stored = keys.store("acme-token", &Secret::new("first"));
+        assert!(stored.is_ok(), "{stored:?}");
+        assert_eq!(keys.key(&slot("acme-token")), Ok(Secret::new("first")));
+        assert!(keys.store("acme-token", &Secret::new("second")).is_ok());
+        assert_eq!(keys.key(&slot("acme-token")), Ok(Secret::new("second")));
+        assert!(matches!(
+            keys.key(&slot("other")),
+            Err(KeyError::Missing { .. })
+        ));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

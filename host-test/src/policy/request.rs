@@ -1,0 +1,176 @@
+//! The request rules: what one guest request may be, checked before anything is injected or
+//! sent (P1, P3). The granted origin only, no user info, https and a host name in live mode,
+//! the manifest's methods, no header the host owns (credentials, framing), the key only through
+//! a granted slot and never already in the request, and a capped body. Redirects are never
+//! followed (the outbound agent has `max_redirects(0)`), so a 3xx is data and cannot carry the
+//! key elsewhere. Resolved addresses are checked separately, at connect time ([`super::egress`]).
+
+use std::collections::BTreeSet;
+
+use url::Url;
+
+use crate::bindings::http::{HttpError, Request};
+use crate::bindings::types;
+use crate::keys::{CallKeys, Secret};
+use crate::policy::egress::NetworkPolicy;
+use crate::policy::gate::{is_write, method_name};
+use crate::policy::grant::{Grant, Origin};
+
+/// Headers only the host (or the HTTP stack) sets.
+const HOST_OWNED_HEADERS: &[&str] = &[
+    "authorization",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+];
+
+/// The rules of one loaded plugin, from its grant.
+#[derive(Debug, Clone)]
+pub struct RequestRules {
+    pub origin: Origin,
+    pub network: NetworkPolicy,
+    /// Upper case.
+    pub methods: BTreeSet<String>,
+    /// Granted slots: (name, header in lower case).
+    pub slots: Vec<(String, String)>,
+    pub max_body_bytes: usize,
+}
+
+/// A request that passed the rules.
+pub struct Checked {
+    pub url: Url,
+    /// The header and key the host adds, when the request names a granted slot.
+    pub credential: Option<(String, Secret)>,
+}
+
+impl RequestRules {
+    pub fn of(grant: &Grant, max_body_bytes: usize) -> RequestRules {
+        RequestRules {
+            origin: grant.origin.clone(),
+            network: grant.network,
+            methods: grant.methods.clone(),
+            slots: grant
+                .slots
+                .iter()
+                .map(|slot| (slot.name.clone(), slot.header.to_ascii_lowercase()))
+                .collect(),
+            max_body_bytes,
+        }
+    }
+
+    /// The origin, user info, scheme and IP-literal rules.
+    pub fn check_url(&self, raw: &str) -> Result<Url, HttpError> {
+        let url = Url::parse(raw)
+            .map_err(|error| HttpError::Denied(format!("not a valid absolute URL: {error}")))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(HttpError::Denied(
+                "URLs with user info are not allowed".to_string(),
+            ));
+        }
+        if Origin::of(&url).as_ref() != Some(&self.origin) {
+            return Err(HttpError::Denied(format!(
+                "{} is not an origin this plugin was granted",
+                url.origin().ascii_serialization()
+            )));
+        }
+        let ip_literal = matches!(url.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)));
+        match self.network {
+            NetworkPolicy::Live if url.scheme() != "https" => Err(HttpError::Denied(
+                "live requests must use https".to_string(),
+            )),
+            NetworkPolicy::Live if ip_literal => Err(HttpError::Denied(
+                "live requests must name a host, not an IP address".to_string(),
+            )),
+            _ => Ok(url),
+        }
+    }
+
+    /// Every rule on one request, with this call's keys. Returns the credential to add.
+    pub fn check(&self, request: &Request, keys: &CallKeys) -> Result<Checked, HttpError> {
+        let url = self.check_url(&request.url)?;
+        let method = method_name(request.method);
+        if !self.methods.contains(method) {
+            return Err(HttpError::Denied(format!(
+                "the plugin was not granted {method} requests"
+            )));
+        }
+        // Before anything is injected: a request that already carries a key (a guess, or a
+        // copy the guest got hold of) is refused, so a key cannot be steered anywhere.
+        let carried = keys.any_in(request.url.as_bytes())
+            || request
+                .headers
+                .iter()
+                .any(|h| keys.any_in(h.name.as_bytes()) || keys.any_in(h.value.as_bytes()))
+            || keys.any_in(&request.body);
+        if carried {
+            return Err(HttpError::Denied(
+                "the request already carries the credential; only the host adds it".into(),
+            ));
+        }
+        for header in &request.headers {
+            let name = header.name.to_ascii_lowercase();
+            if self
+                .slots
+                .iter()
+                .any(|(_, slot_header)| *slot_header == name)
+                || name == "authorization"
+            {
+                return Err(HttpError::Denied(format!(
+                    "the plugin may not set the `{}` header; the host adds credentials",
+                    header.name
+                )));
+            }
+            if HOST_OWNED_HEADERS.contains(&name.as_str()) {
+                return Err(HttpError::Denied(format!(
+                    "the plugin may not set the `{}` header",
+                    header.name
+                )));
+            }
+        }
+        if request.body.len() > self.max_body_bytes {
+            return Err(HttpError::TooLarge(format!(
+                "the request body has {} bytes; the limit is {}",
+                request.body.len(),
+                self.max_body_bytes
+            )));
+        }
+        let credential = match &request.credential {
+            None => None,
+            Some(slot) => match (self.slot_header(slot), keys.get(slot)) {
+                (Some(header), Some(secret)) => Some((header.to_string(), secret.clone())),
+                _ => {
+                    return Err(HttpError::Denied(format!(
+                        "no credential is configured for slot `{slot}`"
+                    )));
+                }
+            },
+        };
+        Ok(Checked { url, credential })
+    }
+
+    /// Checks a proposed write before the person is asked about it: a change this host would
+    /// refuse to send is not worth a question.
+    pub fn check_proposed(&self, write: &types::PlannedWrite) -> Result<(), String> {
+        if !is_write(write.method) {
+            return Err("a proposal may only contain writes".to_string());
+        }
+        self.check_url(&write.url).map_err(|e| format!("{e:?}"))?;
+        if write.body.len() > self.max_body_bytes {
+            return Err("a proposed body is larger than the host's limit".to_string());
+        }
+        match &write.credential {
+            Some(slot) if self.slot_header(slot).is_none() => {
+                Err(format!("no credential slot `{slot}` is configured"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn slot_header(&self, slot: &str) -> Option<&str> {
+        self.slots
+            .iter()
+            .find(|(name, _)| name == slot)
+            .map(|(_, header)| header.as_str())
+    }
+}

@@ -1,0 +1,120 @@
+//! What one call's store holds, and the host side of the plugin's imports: `http` (through
+//! [`crate::outbound`]) and `log`. Dropped with the store at the end of the call.
+
+use std::time::Instant;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::{http, log, types};
+use crate::outbound::{Outbound, RequestRecord};
+
+/// Everything a single call's store holds. Dropped with the store at the end of the call.
+pub struct CallState {
+    pub(super) wasi: WasiCtx,
+    pub(super) table: ResourceTable,
+    pub(super) memory: MemoryCap,
+    pub(super) outbound: Outbound,
+    pub(super) deadline: Instant,
+    /// Guest log lines (capped, secrets redacted).
+    pub logs: Vec<(log::Level, String)>,
+    /// Requests the guest sent in this call.
+    pub requests: Vec<RequestRecord>,
+}
+
+const MAX_LOG_LINES: usize = 100;
+/// Sent plus refused requests in one call.
+const MAX_REQUEST_ATTEMPTS: usize = 128;
+const MAX_LOG_LINE_CHARS: usize = 1_000;
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl wasmtime_wasi_io::IoView for CallState {
+    fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+}
+
+impl types::Host for CallState {}
+
+impl http::Host for CallState {
+    async fn send(
+        &mut self,
+        request: http::Request,
+    ) -> wasmtime::Result<Result<http::Response, http::HttpError>> {
+        // Refused attempts are not sent, but each costs a record: a guest that keeps trying is
+        // stopped rather than allowed to grow the host's memory.
+        if self.requests.len() >= MAX_REQUEST_ATTEMPTS {
+            return Err(wasmtime::format_err!(
+                "the plugin attempted more than {MAX_REQUEST_ATTEMPTS} requests in one call"
+            ));
+        }
+        let (outcome, record) = self.outbound.send(request, self.deadline).await;
+        self.requests.push(record);
+        Ok(outcome)
+    }
+}
+
+impl log::Host for CallState {
+    async fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+        if self.logs.len() < MAX_LOG_LINES {
+            let line: String = message.chars().take(MAX_LOG_LINE_CHARS).collect();
+            self.logs.push((level, self.outbound.redact_text(&line)));
+        }
+        Ok(())
+    }
+}
+
+/// Caps the sum of the guest's linear memories (a per-memory cap would not).
+pub(super) struct MemoryCap {
+    pub(super) limit: usize,
+    pub(super) used: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("memory limit exceeded")]
+pub(super) struct MemoryLimitExceeded;
+
+impl wasmtime::ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let growth = desired.saturating_sub(current);
+        if self.used.saturating_add(growth) > self.limit {
+            return Err(wasmtime::Error::new(MemoryLimitExceeded));
+        }
+        self.used += growth;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+
+    fn instances(&self) -> usize {
+        16
+    }
+
+    fn tables(&self) -> usize {
+        16
+    }
+
+    fn memories(&self) -> usize {
+        8
+    }
+}

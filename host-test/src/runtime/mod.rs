@@ -1,0 +1,185 @@
+//! The wasmtime runtime: one engine per process, a component compiled once (and cached), and a
+//! fresh store per call with a wall deadline, fuel and a cap on the guest's total memory (P6).
+//!
+//! - [`wasi`]: WASI linked interface by interface (io, clocks, random, stdio-style cli with an
+//!   empty context; no filesystem, sockets or `wasi:http`);
+//! - [`call_state`]: what one call's store holds, and the host side of the `http` and `log`
+//!   imports;
+//! - [`plugin`]: a loaded plugin, and running one export in a fresh store.
+
+mod call_state;
+mod plugin;
+mod wasi;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine};
+
+use crate::bindings::{Integration, IntegrationPre};
+use crate::cache::CompileCache;
+use crate::keys::KeyError;
+use crate::manifest::{Manifest, ManifestError};
+use crate::outbound::{HttpLimits, OutboundConfig};
+use crate::policy::imports;
+use crate::policy::schema::SchemaError;
+
+pub use call_state::CallState;
+pub use plugin::{CallReport, HostTool, Plugin};
+
+/// Per-call limits, with safe defaults.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Wall time for a whole call, time blocked in host calls included.
+    pub deadline: Duration,
+    /// Instructions-ish budget per call.
+    pub fuel: u64,
+    /// Sum of all the guest's linear memories.
+    pub memory_bytes: usize,
+    /// Largest tool output (text plus structured JSON) accepted from the guest.
+    pub max_output_bytes: usize,
+    /// Largest number of tools and size of a schema accepted from `list-tools`.
+    pub max_tools: usize,
+    pub max_schema_bytes: usize,
+    /// Caps of the `http` import (requests per call, body sizes, per-request timeout).
+    pub http: HttpLimits,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            deadline: Duration::from_secs(10),
+            fuel: 5_000_000_000,
+            memory_bytes: 64 << 20,
+            max_output_bytes: 1 << 20,
+            http: HttpLimits::default(),
+            max_tools: 128,
+            max_schema_bytes: 64 << 10,
+        }
+    }
+}
+
+/// Epoch ticks every 10 ms drive both the yield to the executor and the deadline check.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// A guest answer, or why there is none.
+pub type Outcome<T> = Result<T, CallFailure>;
+
+/// Why a call produced no answer from the guest.
+#[derive(Debug, thiserror::Error)]
+pub enum CallFailure {
+    #[error("the plugin did not finish within its {0:?} deadline")]
+    DeadlineExceeded(Duration),
+    #[error("the plugin used up its compute budget ({0} fuel)")]
+    OutOfFuel(u64),
+    #[error("the plugin exceeded its memory limit of {0} MiB")]
+    MemoryLimit(usize),
+    #[error("the plugin's output is larger than the host's limit of {0} bytes")]
+    OutputTooLarge(usize),
+    #[error("the plugin crashed: {0}")]
+    Trap(String),
+    /// The host could not record the call; it does not go on unrecorded.
+    #[error("{0}")]
+    Audit(String),
+    /// A credential slot's key could not be found for this call.
+    #[error("{0}")]
+    Key(#[from] KeyError),
+}
+
+/// Errors loading a plugin: each is one line a person can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{0}")]
+    Manifest(#[from] ManifestError),
+    #[error("the file is not a valid WebAssembly component: {0}")]
+    NotAComponent(String),
+    #[error("the plugin imports `{0}`, which this host does not provide")]
+    ForbiddenImport(String),
+    #[error("the plugin could not be prepared: {0}")]
+    Link(String),
+    #[error("the plugin's tool list disagrees with its manifest: {0}")]
+    ManifestMismatch(String),
+    #[error("{0}")]
+    BadSchema(#[from] SchemaError),
+    #[error("listing the plugin's tools failed: {0}")]
+    ListTools(#[from] CallFailure),
+}
+
+/// One per process: the engine, its epoch ticker and the linker.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<CallState>,
+    limits: Limits,
+}
+
+impl Runtime {
+    pub fn new(limits: Limits) -> anyhow::Result<Arc<Runtime>> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        config.consume_fuel(true);
+        config.max_wasm_stack(512 << 10);
+        let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut linker = Linker::new(&engine);
+        wasi::link(&mut linker).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Integration::add_to_linker::<_, wasmtime::component::HasSelf<CallState>>(
+            &mut linker,
+            |state| state,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let ticker = engine.weak();
+        std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                while let Some(engine) = ticker.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })?;
+        Ok(Arc::new(Runtime {
+            engine,
+            linker,
+            limits,
+        }))
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Compiles (or loads from the cache) and links a plugin, then checks its tool list against
+    /// `manifest`, which the caller read from these bytes ([`Manifest::from_component`]) before
+    /// any of the plugin's code runs.
+    pub async fn load(
+        self: &Arc<Self>,
+        wasm: &[u8],
+        manifest: Manifest,
+        cache: Option<&CompileCache>,
+        outbound: Arc<OutboundConfig>,
+    ) -> Result<Plugin, LoadError> {
+        let digest = hex::encode(Sha256::digest(wasm));
+        let component = match cache {
+            Some(cache) => cache
+                .load_or_compile(&self.engine, wasm, &digest)
+                .map_err(|e| e.to_string()),
+            None => Component::new(&self.engine, wasm).map_err(|e| e.to_string()),
+        }
+        .map_err(LoadError::NotAComponent)?;
+        if let Some(name) = imports::forbidden_import(&component, &self.engine) {
+            return Err(LoadError::ForbiddenImport(name));
+        }
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Link(e.to_string()))?;
+        let pre = IntegrationPre::new(pre).map_err(|e| LoadError::Link(e.to_string()))?;
+        Plugin::check(self.clone(), pre, manifest, digest, outbound).await
+    }
+}

@@ -1,0 +1,204 @@
+//! A session: one loaded plugin wired to one target (the embedded simulator, a development
+//! server on loopback, or the plugin's live service). Every face (the CLI, the demo, the MCP
+//! server) and the end-to-end tests go through it.
+//!
+//! - [`builder`]: starting one;
+//! - [`approval`]: the approval loop of contract C1 (ask, mint, replay);
+//! - [`record`]: what the audit log records of each step (C7);
+//! - [`outcome`]: the guest's final answer as a person or agent sees it.
+
+mod approval;
+mod builder;
+mod outcome;
+mod record;
+
+use std::sync::Arc;
+
+use crate::bindings::types;
+use crate::dev::simulator::SimulatorHandle;
+use crate::keys::{CallKeys, KeySource};
+use crate::policy::audit::AuditLog;
+use crate::policy::confirm::{Answer, ConfirmationRequest, Confirmer};
+use crate::policy::gate::{ApprovalLedger, Binding, WriteGate, arguments_digest};
+use crate::policy::grant::Grant;
+use crate::runtime::{CallFailure, CallReport, HostTool, Plugin};
+
+pub use builder::{SessionBuilder, SessionError, Target};
+use record::Invocation;
+
+/// The outcome of one tool call as a person or an agent sees it.
+#[derive(Debug)]
+pub enum ToolCall {
+    Result(types::ToolResult),
+    /// Arguments refused before the plugin ran, or by the plugin.
+    InvalidArguments(String),
+    UnknownTool(String),
+    PluginError(String),
+    /// The proposed change was put to the person, who did not approve it; nothing was written.
+    NotConfirmed {
+        answer: Answer,
+        request: ConfirmationRequest,
+    },
+    /// The host would not ask about or apply the proposal (policy); nothing was written.
+    Refused(String),
+}
+
+pub struct Session {
+    plugin: Plugin,
+    grant: Grant,
+    keys: Arc<dyn KeySource>,
+    approvals: ApprovalLedger,
+    audit: Option<AuditLog>,
+    simulator: Option<SimulatorHandle>,
+}
+
+impl Session {
+    /// Starts building a session for the component `wasm`.
+    pub fn builder(wasm: &[u8]) -> SessionBuilder<'_> {
+        SessionBuilder::new(wasm)
+    }
+
+    pub fn plugin(&self) -> &Plugin {
+        &self.plugin
+    }
+
+    pub fn simulator(&self) -> Option<&SimulatorHandle> {
+        self.simulator.as_ref()
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.grant.base_url
+    }
+
+    pub fn grant(&self) -> &Grant {
+        &self.grant
+    }
+
+    /// This call's keys, looked up now, so a rotated key is used by the next call (C9).
+    fn call_keys(&self) -> Result<CallKeys, CallFailure> {
+        Ok(CallKeys::resolve(&self.grant.slots, self.keys.as_ref())?)
+    }
+
+    fn context(&self) -> types::CallContext {
+        self.plugin.context(self.grant.settings())
+    }
+
+    pub async fn connect(
+        &self,
+    ) -> Result<Result<types::ConnectInfo, types::ConnectError>, CallFailure> {
+        let keys = self.call_keys()?;
+        let ctx = self.context();
+        let (outcome, report) = self.plugin.connect(&ctx, keys.clone()).await;
+        self.audited_read(&ctx, &keys, "connect", outcome, &report)
+    }
+
+    /// The live probe: the plugin's `diagnostics` export (reads only), audited like any call.
+    pub async fn diagnostics(&self) -> Result<Vec<types::ProbeCheck>, CallFailure> {
+        let keys = self.call_keys()?;
+        let ctx = self.context();
+        let (outcome, report) = self.plugin.diagnostics(&ctx, keys.clone()).await;
+        self.audited_read(&ctx, &keys, "diagnostics", outcome, &report)
+    }
+
+    /// Calls one tool. Reads top to bottom: validate the arguments, call the tool, and when it
+    /// proposes a change, ask, mint an approval and replay ([`approval`]); each step audited.
+    pub async fn call(
+        &self,
+        tool: &str,
+        arguments_json: &str,
+        confirmer: &dyn Confirmer,
+    ) -> Result<(ToolCall, CallReport), CallFailure> {
+        let Some(host_tool) = self.plugin.tool(tool) else {
+            return Ok((ToolCall::UnknownTool(tool.to_string()), Default::default()));
+        };
+        let arguments = match validate_arguments(host_tool, arguments_json) {
+            Ok(arguments) => arguments,
+            Err(problem) => {
+                return Ok((ToolCall::InvalidArguments(problem), Default::default()));
+            }
+        };
+        let invocation = Invocation {
+            call_id: self.context().call_id,
+            tool,
+            arguments_json,
+            binding: Binding {
+                plugin_digest: self.plugin.digest().to_string(),
+                tool: tool.to_string(),
+                arguments_digest: arguments_digest(&arguments),
+            },
+            arguments: &arguments,
+            // The effect comes from the manifest the host checked, not from the live guest.
+            writes_allowed: self
+                .plugin
+                .manifest()
+                .tool(tool)
+                .is_some_and(|declared| declared.effect == crate::manifest::Effect::Write),
+        };
+        let first_gate = if invocation.writes_allowed {
+            WriteGate::Unapproved
+        } else {
+            WriteGate::ReadOnly
+        };
+        let (outcome, report) = self.run_tool(&invocation, None, first_gate).await?;
+        self.settle(&invocation, host_tool, outcome, report, confirmer)
+            .await
+    }
+
+    /// One run of the tool in a fresh store, with this call's keys, audited.
+    async fn run_tool(
+        &self,
+        invocation: &Invocation<'_>,
+        approval: Option<types::Approval>,
+        gate: WriteGate,
+    ) -> Result<(Result<types::ToolOutcome, types::CallError>, CallReport), CallFailure> {
+        let keys = self.call_keys()?;
+        let mut ctx = self.context();
+        ctx.call_id.clone_from(&invocation.call_id);
+        let approved = approval.is_some();
+        ctx.approval = approval;
+        let (outcome, report) = self
+            .plugin
+            .call_tool(
+                invocation.tool,
+                invocation.arguments_json,
+                &ctx,
+                keys.clone(),
+                gate,
+            )
+            .await;
+        self.audit_tool(&ctx, &keys, invocation, approved, &outcome, &report)?;
+        Ok((outcome?, report))
+    }
+
+    pub async fn shutdown(self) {
+        if let Some(simulator) = self.simulator {
+            simulator.shutdown().await;
+        }
+    }
+}
+
+/// The arguments as JSON, checked against the tool's input schema (C4); a problem names the
+/// argument.
+fn validate_arguments(tool: &HostTool, arguments_json: &str) -> Result<serde_json::Value, String> {
+    let arguments: serde_json::Value = serde_json::from_str(arguments_json)
+        .map_err(|error| format!("the arguments are not JSON: {error}"))?;
+    let problems: Vec<String> = tool
+        .schemas
+        .input
+        .iter_errors(&arguments)
+        .take(3)
+        .map(|error| {
+            let at = error.instance_path.to_string();
+            if at.is_empty() {
+                error.to_string()
+            } else {
+                format!("{at}: {error}")
+            }
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(arguments)
+    } else {
+        Err(problems.join("; "))
+    }
+}

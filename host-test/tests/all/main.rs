@@ -1,0 +1,12 @@
+//! The integration tests, one binary (one link of wasmtime): the CLI as a person runs it, the
+//! embedded plugin end to end against the simulator, adversarial fixture plugins, and plugins
+//! that are not Ingrid.
+
+#[path = "../../build/wasm_env.rs"]
+mod wasm_env;
+
+mod adversarial;
+mod cli;
+mod end_to_end;
+mod plugins;
+mod support;
