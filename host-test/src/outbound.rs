@@ -17,7 +17,7 @@ use crate::bindings::types::Header;
 use crate::keys::{CallKeys, Secret};
 use crate::policy::egress::{EgressRefused, NetworkPolicy, PolicyResolver, StubLookup};
 use crate::policy::gate::{WriteGate, WriteKey, is_write, method_name};
-use crate::policy::request::RequestRules;
+use crate::policy::request::{MAX_URL_BYTES, RequestRules};
 
 /// Caps of the `http` import.
 #[derive(Debug, Clone)]
@@ -73,6 +73,21 @@ impl OutboundConfig {
             agent,
         }
     }
+}
+
+/// Bounds of what a request record keeps of the URL.
+const MAX_RECORDED_HOST: usize = 255;
+const MAX_RECORDED_PATH: usize = 512;
+
+fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// The per-call side of the import: counts requests against the call's budget.
@@ -146,12 +161,16 @@ impl Outbound {
         deadline: Instant,
     ) -> (Result<Response, HttpError>, RequestRecord) {
         let method = method_name(request.method);
-        let (host, path) = match Url::parse(&request.url) {
-            Ok(url) => (
-                url.host_str().unwrap_or_default().to_string(),
-                url.path().to_string(),
+        // Recorded in bounded size whatever the guest sent: an over-long URL is not parsed.
+        let parsed = (request.url.len() <= MAX_URL_BYTES)
+            .then(|| Url::parse(&request.url).ok())
+            .flatten();
+        let (host, path) = match parsed {
+            Some(url) => (
+                clip(url.host_str().unwrap_or_default(), MAX_RECORDED_HOST),
+                clip(url.path(), MAX_RECORDED_PATH),
             ),
-            Err(_) => (String::new(), String::new()),
+            None => (String::new(), String::new()),
         };
         let request_bytes = request.body.len();
         let prepared = match self.prepare(request, deadline) {

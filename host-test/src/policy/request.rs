@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use url::Url;
 
 use crate::bindings::http::{HttpError, Request};
-use crate::bindings::types;
+use crate::bindings::types::{self, Header, Method};
 use crate::keys::{CallKeys, Secret};
 use crate::policy::egress::NetworkPolicy;
 use crate::policy::gate::{is_write, method_name};
@@ -24,6 +24,26 @@ const HOST_OWNED_HEADERS: &[&str] = &[
     "transfer-encoding",
     "connection",
 ];
+
+/// Headers that change what a request means to a server or proxy beyond its method and URL
+/// (a method override would turn an approved or read-only request into another one), or that
+/// carry someone's session or a proxy's credentials.
+const FORBIDDEN_HEADERS: &[&str] = &[
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "cookie",
+    "proxy-authorization",
+    "forwarded",
+    "via",
+    "x-real-ip",
+];
+const FORBIDDEN_HEADER_PREFIXES: &[&str] = &["x-forwarded-", "proxy-"];
+
+/// Caps checked before a request is parsed or recorded.
+pub const MAX_URL_BYTES: usize = 8 << 10;
+pub const MAX_HEADERS: usize = 32;
+pub const MAX_HEADER_BYTES: usize = 8 << 10;
 
 /// The rules of one loaded plugin, from its grant.
 #[derive(Debug, Clone)]
@@ -59,8 +79,14 @@ impl RequestRules {
         }
     }
 
-    /// The origin, user info, scheme and IP-literal rules.
+    /// The length, origin, user info, scheme and IP-literal rules.
     pub fn check_url(&self, raw: &str) -> Result<Url, HttpError> {
+        if raw.len() > MAX_URL_BYTES {
+            return Err(HttpError::Denied(format!(
+                "the URL has {} bytes; the limit is {MAX_URL_BYTES}",
+                raw.len()
+            )));
+        }
         let url = Url::parse(raw)
             .map_err(|error| HttpError::Denied(format!("not a valid absolute URL: {error}")))?;
         if !url.username().is_empty() || url.password().is_some() {
@@ -88,11 +114,17 @@ impl RequestRules {
 
     /// Every rule on one request, with this call's keys. Returns the credential to add.
     pub fn check(&self, request: &Request, keys: &CallKeys) -> Result<Checked, HttpError> {
+        check_header_caps(&request.headers)?;
         let url = self.check_url(&request.url)?;
         let method = method_name(request.method);
         if !self.methods.contains(method) {
             return Err(HttpError::Denied(format!(
                 "the plugin was not granted {method} requests"
+            )));
+        }
+        if matches!(request.method, Method::Get | Method::Head) && !request.body.is_empty() {
+            return Err(HttpError::Denied(format!(
+                "a {method} request may not carry a body"
             )));
         }
         // Before anything is injected: a request that already carries a key (a guess, or a
@@ -121,7 +153,12 @@ impl RequestRules {
                     header.name
                 )));
             }
-            if HOST_OWNED_HEADERS.contains(&name.as_str()) {
+            let forbidden = HOST_OWNED_HEADERS.contains(&name.as_str())
+                || FORBIDDEN_HEADERS.contains(&name.as_str())
+                || FORBIDDEN_HEADER_PREFIXES
+                    .iter()
+                    .any(|prefix| name.starts_with(prefix));
+            if forbidden {
                 return Err(HttpError::Denied(format!(
                     "the plugin may not set the `{}` header",
                     header.name
@@ -156,6 +193,10 @@ impl RequestRules {
             return Err("a proposal may only contain writes".to_string());
         }
         self.check_url(&write.url).map_err(|e| format!("{e:?}"))?;
+        let method = method_name(write.method);
+        if !self.methods.contains(method) {
+            return Err(format!("the plugin was not granted {method} requests"));
+        }
         if write.body.len() > self.max_body_bytes {
             return Err("a proposed body is larger than the host's limit".to_string());
         }
@@ -167,10 +208,27 @@ impl RequestRules {
         }
     }
 
-    fn slot_header(&self, slot: &str) -> Option<&str> {
+    pub fn slot_header(&self, slot: &str) -> Option<&str> {
         self.slots
             .iter()
             .find(|(name, _)| name == slot)
             .map(|(_, header)| header.as_str())
     }
+}
+
+/// Header count and total size, checked before anything else looks at them.
+fn check_header_caps(headers: &[Header]) -> Result<(), HttpError> {
+    if headers.len() > MAX_HEADERS {
+        return Err(HttpError::Denied(format!(
+            "the request has {} headers; the limit is {MAX_HEADERS}",
+            headers.len()
+        )));
+    }
+    let bytes: usize = headers.iter().map(|h| h.name.len() + h.value.len()).sum();
+    if bytes > MAX_HEADER_BYTES {
+        return Err(HttpError::Denied(format!(
+            "the request's headers have {bytes} bytes; the limit is {MAX_HEADER_BYTES}"
+        )));
+    }
+    Ok(())
 }

@@ -77,6 +77,14 @@ impl Session {
         if proposal.writes.is_empty() {
             return Some("the plugin proposed an empty change".to_string());
         }
+        // A proposal that could never be sent in full is not worth a question.
+        let per_call = self.plugin.outbound().limits.max_requests_per_call as usize;
+        if proposal.writes.len() > per_call {
+            return Some(format!(
+                "the plugin proposed {} writes; one call may send at most {per_call}",
+                proposal.writes.len()
+            ));
+        }
         let rules = &self.plugin.outbound().rules;
         proposal
             .writes

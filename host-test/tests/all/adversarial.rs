@@ -468,3 +468,56 @@ async fn a_panic_traps_and_the_next_call_on_the_same_session_works() {
     assert!(matches!(outcome, Err(CallFailure::Trap(_))), "{outcome:?}");
     assert_next_call_works(&session).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_that_pass_for_reads_are_refused_unsent_and_recorded_at_bounded_size() {
+    let path = std::env::temp_dir().join(format!("dema-smuggle-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let audit = host_test::policy::audit::AuditLog::open(&path, false)
+        .unwrap_or_else(|e| panic!("audit: {e}"));
+    let session = Session::builder(&fixtures().rogue)
+        .runtime(runtime())
+        .cache(Some(&fixtures().cache))
+        .audit(audit)
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("loading the rogue: {e}"));
+    let (outcome, report) = call(&session, "smuggle", &NoHuman)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ToolCall::Result(result) = &outcome else {
+        panic!("{outcome:?}");
+    };
+    let lines: Vec<&str> = result.text.lines().collect();
+    // A body on GET, a method override, a cookie, a forwarding header, 40 headers, 64 KiB of
+    // header, a 1 MiB URL: each denied before a packet.
+    assert_eq!(lines.len(), 7, "{lines:?}");
+    for (line, expected) in lines.iter().zip([
+        "may not carry a body",
+        "X-HTTP-Method-Override",
+        "Cookie",
+        "X-Forwarded-For",
+        "40 headers",
+        "headers have",
+        "URL has",
+    ]) {
+        assert!(
+            line.starts_with("denied: ") && line.contains(expected),
+            "{line}"
+        );
+    }
+    assert!(received(&session).is_empty(), "{:?}", received(&session));
+    assert_nothing_sent(&report);
+    for record in &report.requests {
+        assert!(
+            record.path.len() <= 520,
+            "a record keeps {} bytes of path",
+            record.path.len()
+        );
+    }
+    let audit_text = std::fs::read_to_string(&path).unwrap_or_default();
+    let longest = audit_text.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest < 16 << 10, "an audit line of {longest} bytes");
+    session.shutdown().await;
+    let _ = std::fs::remove_file(&path);
+}
