@@ -84,6 +84,12 @@ pub enum ManifestError {
     Invalid(String),
     #[error("the plugin implements dema:integration {0}, which this host does not support")]
     UnsupportedWitVersion(String),
+    #[error("the plugin's manifest names a tool {0:?}; tool names are 1-64 of a-z, 0-9 and _")]
+    BadToolName(String),
+    #[error("the plugin's manifest declares the tool `{0}` twice")]
+    DuplicateTool(String),
+    #[error("the plugin's manifest declares the credential slot `{0}` twice")]
+    DuplicateSlot(String),
 }
 
 impl Manifest {
@@ -112,10 +118,34 @@ impl Manifest {
             [data] => data,
             more => return Err(ManifestError::Duplicate(more.len())),
         };
+        Manifest::from_json(data)
+    }
+
+    /// Parses and checks a manifest's JSON: a supported WIT version, well-formed and unique
+    /// tool names (a duplicate would let the install record and the runtime disagree on a
+    /// tool's effect), unique slot names.
+    pub fn from_json(data: &[u8]) -> Result<Manifest, ManifestError> {
         let manifest: Manifest =
             serde_json::from_slice(data).map_err(|e| ManifestError::Invalid(e.to_string()))?;
         if !SUPPORTED_WIT_VERSIONS.contains(&manifest.wit_version.as_str()) {
             return Err(ManifestError::UnsupportedWitVersion(manifest.wit_version));
+        }
+        let mut tools = std::collections::BTreeSet::new();
+        for tool in &manifest.tools {
+            if !is_tool_name(&tool.name) {
+                let shown: String = tool.name.chars().take(80).collect();
+                return Err(ManifestError::BadToolName(shown));
+            }
+            if !tools.insert(tool.name.as_str()) {
+                return Err(ManifestError::DuplicateTool(tool.name.clone()));
+            }
+        }
+        let mut slots = std::collections::BTreeSet::new();
+        for slot in &manifest.credential_slots {
+            if !slots.insert(slot.name.as_str()) {
+                let shown: String = slot.name.chars().take(80).collect();
+                return Err(ManifestError::DuplicateSlot(shown));
+            }
         }
         Ok(manifest)
     }
@@ -131,5 +161,58 @@ impl Manifest {
 
     pub fn slot(&self, name: &str) -> Option<&CredentialSlot> {
         self.credential_slots.iter().find(|slot| slot.name == name)
+    }
+}
+
+/// `[a-z0-9_]{1,64}` (C4).
+pub fn is_tool_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(tools: &[(&str, &str)]) -> Vec<u8> {
+        let tools: Vec<serde_json::Value> = tools
+            .iter()
+            .map(|(name, effect)| {
+                serde_json::json!({"name": name, "effect": effect, "destructive": false,
+                    "idempotent": true, "openWorld": true})
+            })
+            .collect();
+        serde_json::json!({"manifestVersion": 1, "id": "p", "version": "1", "witVersion": "0.1.0",
+            "credentialSlots": [], "egress": [], "settings": [], "tools": tools})
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn duplicate_or_malformed_tool_names_are_refused() {
+        assert!(Manifest::from_json(&manifest(&[("list_returns", "read")])).is_ok());
+        assert_eq!(
+            Manifest::from_json(&manifest(&[("get", "read"), ("get", "write")])),
+            Err(ManifestError::DuplicateTool("get".into()))
+        );
+        for bad in [
+            "",
+            "List",
+            "get-return",
+            "a b",
+            "ä",
+            &"x".repeat(65),
+            "get\u{1b}[2J",
+        ] {
+            assert!(
+                matches!(
+                    Manifest::from_json(&manifest(&[(bad, "read")])),
+                    Err(ManifestError::BadToolName(_))
+                ),
+                "{bad:?}"
+            );
+        }
     }
 }

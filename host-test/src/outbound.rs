@@ -545,6 +545,7 @@ mod tests {
     fn a_request_carrying_the_key_or_an_ungranted_method_is_refused() {
         let mut outbound = outbound();
         let mut in_body = get("https://api.turnr.se/merchant/return");
+        in_body.method = Method::Post;
         in_body.body = format!("{{\"k\":\"{KEY}\"}}").into_bytes();
         let in_query = get(&format!("https://api.turnr.se/merchant/return?k={KEY}"));
         let mut in_header = get("https://api.turnr.se/merchant/return");
@@ -615,6 +616,7 @@ mod tests {
             Err(HttpError::Timeout(_))
         ));
         let mut huge = get("https://api.turnr.se/merchant/return");
+        huge.method = Method::Post;
         huge.body = vec![b'x'; (1 << 20) + 1];
         assert!(matches!(
             outbound.prepare(huge, later()),

@@ -94,7 +94,6 @@ fn check_install(options: &Options, wasm: &[u8]) -> Result<Option<InstallRecord>
     let candidate = InstallRecord::of(&manifest, &digest);
     match store.check(&manifest.id, &candidate)? {
         InstallCheck::Installed => {}
-        InstallCheck::NarrowUpdate => store.record(&manifest.id, candidate.clone())?,
         InstallCheck::NeedsConsent {
             new_plugin,
             widened,

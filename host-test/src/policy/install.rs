@@ -30,7 +30,7 @@ pub enum InstallError {
 }
 
 /// What the operator granted one plugin.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InstallRecord {
     pub digest: String,
@@ -38,6 +38,12 @@ pub struct InstallRecord {
     pub hosts: BTreeSet<String>,
     pub slots: BTreeSet<String>,
     pub effects: BTreeMap<String, Effect>,
+    /// `METHOD origin` for each method an egress rule grants.
+    #[serde(default)]
+    pub methods: BTreeSet<String>,
+    /// The header each slot's key is sent in.
+    #[serde(default)]
+    pub slot_headers: BTreeMap<String, String>,
 }
 
 impl InstallRecord {
@@ -68,6 +74,26 @@ impl InstallRecord {
                 .iter()
                 .map(|tool| (tool.name.clone(), tool.effect))
                 .collect(),
+            methods: manifest
+                .egress
+                .iter()
+                .flat_map(|rule| {
+                    rule.methods.iter().map(move |method| {
+                        format!(
+                            "{} {}://{}:{}",
+                            method.to_ascii_uppercase(),
+                            rule.scheme,
+                            rule.host,
+                            rule.port
+                        )
+                    })
+                })
+                .collect(),
+            slot_headers: manifest
+                .credential_slots
+                .iter()
+                .map(|slot| (slot.name.clone(), slot.header.to_ascii_lowercase()))
+                .collect(),
         }
     }
 
@@ -85,6 +111,14 @@ impl InstallRecord {
                 widened.push(format!("change data with the tool `{tool}`"));
             }
         }
+        for method in self.methods.difference(&installed.methods) {
+            widened.push(format!("send {method}"));
+        }
+        for (slot, header) in &self.slot_headers {
+            if installed.slot_headers.get(slot) != Some(header) {
+                widened.push(format!("send the key of `{slot}` in the header `{header}`"));
+            }
+        }
         widened
     }
 }
@@ -94,9 +128,9 @@ impl InstallRecord {
 pub enum InstallCheck {
     /// Installed with exactly this digest.
     Installed,
-    /// An update that widens nothing: recorded without asking.
-    NarrowUpdate,
-    /// Needs the operator's consent: a new plugin, or these widenings.
+    /// Needs the operator's consent: a new plugin, or another build under an installed id
+    /// (whoever built it: until packages are signed, an id proves nothing), with what it would
+    /// be allowed beyond the installed one.
     NeedsConsent {
         new_plugin: bool,
         widened: Vec<String>,
@@ -144,24 +178,21 @@ impl InstallStore {
         Ok(match all.get(plugin_id) {
             None => InstallCheck::NeedsConsent {
                 new_plugin: true,
-                widened: candidate.widening_over(&InstallRecord {
-                    digest: String::new(),
-                    version: String::new(),
-                    hosts: BTreeSet::new(),
-                    slots: BTreeSet::new(),
-                    effects: BTreeMap::new(),
-                }),
+                widened: candidate.widening_over(&InstallRecord::default()),
             },
             Some(installed) if installed.digest == candidate.digest => InstallCheck::Installed,
             Some(installed) => {
-                let widened = candidate.widening_over(installed);
-                if widened.is_empty() {
-                    InstallCheck::NarrowUpdate
-                } else {
-                    InstallCheck::NeedsConsent {
-                        new_plugin: false,
-                        widened,
-                    }
+                let mut widened = candidate.widening_over(installed);
+                widened.insert(
+                    0,
+                    format!(
+                        "replace the installed build (sha256 {}…)",
+                        installed.digest.get(..12).unwrap_or(&installed.digest)
+                    ),
+                );
+                InstallCheck::NeedsConsent {
+                    new_plugin: false,
+                    widened,
                 }
             }
         })
@@ -192,6 +223,8 @@ mod tests {
             hosts: hosts.iter().map(|h| h.to_string()).collect(),
             slots: ["ingrid-api-key".to_string()].into(),
             effects: effects.iter().map(|(t, e)| (t.to_string(), *e)).collect(),
+            methods: ["GET https://api.turnr.se:443".to_string()].into(),
+            slot_headers: [("ingrid-api-key".to_string(), "x-api-key".to_string())].into(),
         }
     }
 
@@ -217,11 +250,23 @@ mod tests {
             Ok(InstallCheck::Installed)
         ));
 
+        // Another build claiming the installed id is asked about, even if it asks for less.
         let narrower = record("b", &["https://api.turnr.se:443"], &[]);
-        assert!(matches!(
-            store.check("ingrid", &narrower),
-            Ok(InstallCheck::NarrowUpdate)
-        ));
+        match store.check("ingrid", &narrower) {
+            Ok(InstallCheck::NeedsConsent {
+                new_plugin: false,
+                widened,
+            }) => assert_eq!(widened, ["replace the installed build (sha256 a…)"]),
+            other => panic!("{other:?}"),
+        }
+        let mut moved_key = v1.clone();
+        moved_key.digest = "e".into();
+        moved_key
+            .slot_headers
+            .insert("ingrid-api-key".into(), "x-log-everything".into());
+        moved_key
+            .methods
+            .insert("DELETE https://api.turnr.se:443".into());
 
         let new_host = record(
             "c",
@@ -233,13 +278,13 @@ mod tests {
             &["https://api.turnr.se:443"],
             &[("list_returns", Effect::Write)],
         );
-        for wider in [new_host, turned_write] {
+        for (wider, count) in [(new_host, 2), (turned_write, 2), (moved_key, 3)] {
             match store.check("ingrid", &wider) {
                 Ok(InstallCheck::NeedsConsent {
                     new_plugin: false,
                     widened,
                 }) => {
-                    assert_eq!(widened.len(), 1, "{widened:?}")
+                    assert_eq!(widened.len(), count, "{widened:?}")
                 }
                 other => panic!("{other:?}"),
             }

@@ -139,6 +139,14 @@ fn a_new_plugin_needs_the_operators_consent_once() {
     assert!(accepted.status.success(), "{}", stderr(&accepted));
     let again = run(&[]);
     assert!(again.status.success(), "installed: {}", stderr(&again));
+
+    // Another build declaring the same id (here: the same component with one more custom
+    // section, so another digest) is not an update it can claim: the operator is asked.
+    let mut other_build = host_test::EMBEDDED_PLUGIN.to_vec();
+    other_build.extend_from_slice(&[0x00, 0x06, 0x04, b'n', b'o', b't', b'e', b'!']);
+    let _ = std::fs::write(&plugin, &other_build);
+    let claimed = run(&[]);
+    assert_one_clear_line(&claimed, "replace the installed build");
     let record =
         std::fs::read_to_string(config.join("dema-host").join("installs.json")).unwrap_or_default();
     assert!(record.contains("ingrid-returns"), "{record}");
