@@ -10,11 +10,13 @@
 //! - [`schema`]: the rules for tools' input and output schemas;
 //! - [`gate`]: the write gate of contract C1 (approvals bound to the exact change);
 //! - [`confirm`]: what the person is shown, and the answers a confirmer may give;
+//! - [`display`]: the one output layer every plugin-written string passes to reach a person;
 //! - [`audit`]: the JSON Lines audit log (C7);
 //! - [`install`]: the operator's install record (C8, what the host trusts).
 
 pub mod audit;
 pub mod confirm;
+pub mod display;
 pub mod egress;
 pub mod gate;
 pub mod grant;

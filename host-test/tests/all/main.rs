@@ -7,6 +7,8 @@ mod wasm_env;
 
 mod adversarial;
 mod cli;
+mod confirmation;
 mod end_to_end;
 mod plugins;
+mod schemas;
 mod support;

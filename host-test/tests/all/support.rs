@@ -21,6 +21,10 @@ pub struct Fixtures {
     pub external_ref: Vec<u8>,
     /// A plugin that is not Ingrid: its own slot, header and host.
     pub acme: Vec<u8>,
+    /// Schemas that attack the host's validator.
+    pub hostile_schemas: Vec<u8>,
+    /// Proposals that try to make the person approve something else than what is applied.
+    pub deceiver: Vec<u8>,
     pub cache: CompileCache,
 }
 
@@ -73,6 +77,8 @@ pub fn fixtures() -> &'static Fixtures {
             net_importer: read("net_importer.wasm"),
             external_ref: read("external_ref.wasm"),
             acme: read("acme.wasm"),
+            hostile_schemas: read("hostile_schemas.wasm"),
+            deceiver: read("deceiver.wasm"),
             cache: CompileCache::at(build_dir.join("compiled")),
         };
         // Compile the rogue once, before the tests race to load it.

@@ -1,0 +1,1 @@
+//! Confirmation against a deceiving plugin (the `deceiver` fixture).

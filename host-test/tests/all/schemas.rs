@@ -1,0 +1,1 @@
+//! Plugin-supplied schemas against the host (the `hostile-schemas` fixture).
