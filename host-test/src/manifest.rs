@@ -45,6 +45,9 @@ pub struct EgressRule {
     pub host: String,
     pub port: u16,
     pub methods: Vec<String>,
+    /// Only paths starting with this prefix (e.g. `/merchant/`); every path when absent.
+    #[serde(default)]
+    pub path_prefix: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

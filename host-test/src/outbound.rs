@@ -114,7 +114,42 @@ pub struct RequestRecord {
     pub error: Option<&'static str>,
 }
 
+/// The error kind of a request the call was stopped during (a deadline or a trap): it may
+/// have reached the server.
+pub const IN_FLIGHT: &str = "in-flight";
+
 impl RequestRecord {
+    /// The record of a request about to be checked and sent: in flight until it is finished.
+    /// Kept at bounded size whatever the guest sent: an over-long URL is not even parsed.
+    pub fn started(request: &Request) -> RequestRecord {
+        let parsed = (request.url.len() <= MAX_URL_BYTES)
+            .then(|| Url::parse(&request.url).ok())
+            .flatten();
+        let (host, path) = match parsed {
+            Some(url) => (
+                clip(url.host_str().unwrap_or_default(), MAX_RECORDED_HOST),
+                clip(url.path(), MAX_RECORDED_PATH),
+            ),
+            None => (String::new(), String::new()),
+        };
+        RequestRecord {
+            method: method_name(request.method),
+            host,
+            path,
+            status: None,
+            request_bytes: request.body.len(),
+            response_bytes: 0,
+            duration: Duration::ZERO,
+            trace_id: None,
+            error: Some(IN_FLIGHT),
+        }
+    }
+
+    /// Whether this was a write (a method that changes state).
+    pub fn is_write(&self) -> bool {
+        !matches!(self.method, "GET" | "HEAD")
+    }
+
     /// Whether the host refused the request (policy or the confirmation gate).
     pub fn refused_by_host(&self) -> bool {
         matches!(self.error, Some("denied" | "confirmation-required"))
@@ -160,33 +195,11 @@ impl Outbound {
         request: Request,
         deadline: Instant,
     ) -> (Result<Response, HttpError>, RequestRecord) {
-        let method = method_name(request.method);
-        // Recorded in bounded size whatever the guest sent: an over-long URL is not parsed.
-        let parsed = (request.url.len() <= MAX_URL_BYTES)
-            .then(|| Url::parse(&request.url).ok())
-            .flatten();
-        let (host, path) = match parsed {
-            Some(url) => (
-                clip(url.host_str().unwrap_or_default(), MAX_RECORDED_HOST),
-                clip(url.path(), MAX_RECORDED_PATH),
-            ),
-            None => (String::new(), String::new()),
-        };
-        let request_bytes = request.body.len();
+        let mut record = RequestRecord::started(&request);
         let prepared = match self.prepare(request, deadline) {
             Ok(prepared) => prepared,
             Err(error) => {
-                let record = RequestRecord {
-                    method,
-                    host,
-                    path,
-                    status: None,
-                    request_bytes,
-                    response_bytes: 0,
-                    duration: Duration::ZERO,
-                    trace_id: None,
-                    error: Some(error_kind(&error)),
-                };
+                record.error = Some(error_kind(&error));
                 return (Err(error), record);
             }
         };
@@ -202,28 +215,22 @@ impl Outbound {
             )),
         };
         let outcome = outcome.map(|response| self.redact(response));
-        let record = RequestRecord {
-            method,
-            host,
-            path,
-            status: outcome.as_ref().ok().map(|r| r.status),
-            request_bytes,
-            response_bytes: outcome.as_ref().map(|r| r.body.len()).unwrap_or(0),
-            duration: started.elapsed(),
-            trace_id: outcome.as_ref().ok().and_then(|r| {
-                r.headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case("x-trace-id"))
-                    .map(|h| {
-                        h.value
-                            .chars()
-                            .filter(|c| !c.is_control())
-                            .take(100)
-                            .collect()
-                    })
-            }),
-            error: outcome.as_ref().err().map(error_kind),
-        };
+        record.status = outcome.as_ref().ok().map(|r| r.status);
+        record.response_bytes = outcome.as_ref().map(|r| r.body.len()).unwrap_or(0);
+        record.duration = started.elapsed();
+        record.trace_id = outcome.as_ref().ok().and_then(|r| {
+            r.headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("x-trace-id"))
+                .map(|h| {
+                    h.value
+                        .chars()
+                        .filter(|c| !c.is_control())
+                        .take(100)
+                        .collect()
+                })
+        });
+        record.error = outcome.as_ref().err().map(error_kind);
         (outcome, record)
     }
 
@@ -399,6 +406,7 @@ mod tests {
                 .iter()
                 .map(|(name, header)| (name.to_string(), header.to_string()))
                 .collect(),
+            path_prefixes: Some(vec!["/merchant/".into()]),
             max_body_bytes: HttpLimits::default().max_request_body_bytes,
         }
     }
@@ -456,6 +464,10 @@ mod tests {
             "https://api.turnr.se.evil.test/merchant/return",
             "https://169.254.169.254/latest/meta-data",
             "https://user:pw@api.turnr.se/merchant/return",
+            "https://api.turnr.se/admin/users",
+            "https://api.turnr.se/merchant/../admin",
+            "https://api.turnr.se/merchant/%2e%2e/admin",
+            "https://api.turnr.se/merchantx/return",
             "not a url",
         ] {
             assert!(

@@ -9,6 +9,7 @@ use clap::Args;
 use super::prompt::TerminalPrompt;
 use super::{CliError, Options, setup};
 use crate::policy::confirm::{Confirmer, NoHuman, PersonApprovedInAdvance};
+use crate::policy::display::{self, MESSAGE, RESULT};
 use crate::runtime::CallReport;
 use crate::session::{Session, ToolCall};
 
@@ -72,14 +73,15 @@ pub async fn call(
     }
     Ok(match outcome {
         ToolCall::Result(result) if !result.is_error => {
+            // Plugin text reaches the terminal only through the one output layer (display).
             match (json, &result.structured) {
-                (true, Some(structured)) => println!("{structured}"),
-                _ => println!("{}", result.text),
+                (true, Some(structured)) => println!("{}", display::strip(structured)),
+                _ => println!("{}", display::block(&result.text, RESULT)),
             }
             ExitCode::SUCCESS
         }
         ToolCall::Result(result) => {
-            eprintln!("error: {}", result.text);
+            eprintln!("error: {}", display::block(&result.text, MESSAGE));
             ExitCode::from(1)
         }
         ToolCall::NotConfirmed { answer, .. } => {
@@ -87,18 +89,22 @@ pub async fn call(
             ExitCode::from(1)
         }
         ToolCall::Refused(reason) => {
+            let reason = display::block(&reason, MESSAGE);
             eprintln!("error: not applied: {reason}");
             ExitCode::from(1)
         }
         ToolCall::InvalidArguments(message) => {
+            let message = display::block(&message, MESSAGE);
             eprintln!("error: invalid arguments for {tool}: {message}");
             ExitCode::from(2)
         }
         ToolCall::UnknownTool(name) => {
+            let name = display::line(&name, 64);
             eprintln!("error: unknown tool `{name}`; `dema-host tools` lists them");
             ExitCode::from(2)
         }
         ToolCall::PluginError(message) => {
+            let message = display::block(&message, MESSAGE);
             eprintln!("error: the plugin failed: {message}");
             ExitCode::from(1)
         }
@@ -120,7 +126,7 @@ fn print_report(report: &CallReport) {
         );
     }
     for (level, line) in &report.logs {
-        eprintln!("  plugin log [{level:?}]: {line}");
+        eprintln!("  plugin log [{level:?}]: {}", display::line(line, 400));
     }
     eprintln!(
         "  fuel used: {}, call time: {:.1} ms",

@@ -12,6 +12,7 @@ use super::{CliError, Options};
 use crate::bindings::types::ConnectError;
 use crate::keys::{OperatorKeys, Secret, env_var_for};
 use crate::manifest::Manifest;
+use crate::policy::display::{self, MESSAGE};
 
 #[derive(Args)]
 pub struct ConnectArgs {
@@ -33,7 +34,7 @@ pub async fn run(options: &Options, args: &ConnectArgs) -> Result<ExitCode, CliE
     session.shutdown().await;
     Ok(match checked? {
         Ok(info) => {
-            println!("{}", info.message);
+            println!("{}", display::block(&info.message, MESSAGE));
             ExitCode::SUCCESS
         }
         Err(error) => {
@@ -43,13 +44,14 @@ pub async fn run(options: &Options, args: &ConnectArgs) -> Result<ExitCode, CliE
     })
 }
 
-/// The plugin's own words for a failed connect (the key-kind advice is the plugin's).
-pub fn error_text(error: &ConnectError) -> &str {
+/// The plugin's own words for a failed connect (the key-kind advice is the plugin's), made
+/// safe for a terminal.
+pub fn error_text(error: &ConnectError) -> String {
     match error {
         ConnectError::Unauthorized(m)
         | ConnectError::Unreachable(m)
         | ConnectError::Unexpected(m)
-        | ConnectError::Denied(m) => m,
+        | ConnectError::Denied(m) => display::block(m, MESSAGE),
     }
 }
 

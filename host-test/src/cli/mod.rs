@@ -19,6 +19,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub use error::CliError;
+
+use crate::policy::display;
 pub use options::Options;
 
 /// Run the Dema integration plugin (Ingrid Returns) in a sandboxed wasmtime host.
@@ -73,10 +75,10 @@ pub fn main(cli: Cli) -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(error) => {
-            // One line, whatever the message's source.
+            // One line, whatever the message's source; plugin words in it are made safe.
             let message = error.to_string();
             let line: Vec<&str> = message.split_whitespace().collect();
-            eprintln!("error: {}", line.join(" "));
+            eprintln!("error: {}", display::line(&line.join(" "), 1_000));
             ExitCode::from(2)
         }
     }

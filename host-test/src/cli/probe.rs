@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use super::{CliError, Options, setup};
+use crate::policy::display;
 
 pub async fn run(options: &Options) -> Result<ExitCode, CliError> {
     let session = setup::open_session(options, None).await?;
@@ -13,7 +14,7 @@ pub async fn run(options: &Options) -> Result<ExitCode, CliError> {
     let checks = checks?;
     println!("Probing {base_url}:");
     let mut all_modelled = true;
-    for check in &checks {
+    for check in checks.iter().take(100) {
         all_modelled &= check.as_modelled;
         let status = check
             .status
@@ -26,17 +27,18 @@ pub async fn run(options: &Options) -> Result<ExitCode, CliError> {
         let missing = if check.missing_fields.is_empty() {
             String::new()
         } else {
-            format!("; missing fields: {}", check.missing_fields.join(", "))
+            let fields: Vec<String> = (check.missing_fields.iter().take(50))
+                .map(|field| display::line(field, 64))
+                .collect();
+            format!("; missing fields: {}", fields.join(", "))
         };
         let note = if check.as_modelled && check.note == "as modelled" {
             String::new()
         } else {
-            format!(" ({})", check.note)
+            format!(" ({})", display::line(&check.note, 200))
         };
-        println!(
-            "  {:<40} {status:<12} {verdict}{missing}{note}",
-            check.endpoint
-        );
+        let endpoint = display::line(&check.endpoint, 80);
+        println!("  {endpoint:<40} {status:<12} {verdict}{missing}{note}");
     }
     Ok(if all_modelled && !checks.is_empty() {
         println!("Every path answered as modelled.");

@@ -11,6 +11,7 @@ use crate::cache::CompileCache;
 use crate::keys::Secret;
 use crate::manifest::Manifest;
 use crate::policy::audit::AuditLog;
+use crate::policy::display::{self, MESSAGE};
 use crate::policy::grant::GrantError;
 use crate::policy::install::{InstallCheck, InstallRecord, InstallStore};
 use crate::runtime::Runtime;
@@ -99,12 +100,16 @@ fn check_install(options: &Options, wasm: &[u8]) -> Result<Option<InstallRecord>
             widened,
         } => {
             let what = if new_plugin { "Install" } else { "Update" };
-            let question = format!(
-                "{what} plugin {} {} (sha256 {}…)? It may {}.",
-                manifest.id,
-                manifest.version,
-                &digest[..12],
-                widened.join(", ")
+            // The id, version and hosts are the plugin's words: made safe before they are shown.
+            let question = display::block(
+                &format!(
+                    "{what} plugin {} {} (sha256 {}…)? It may {}.",
+                    manifest.id,
+                    manifest.version,
+                    &digest[..12],
+                    widened.join(", ")
+                ),
+                MESSAGE,
             );
             let consent = if options.plugin.is_none() || options.accept_plugin {
                 true

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use super::{CliError, Options, setup};
 use crate::bindings::types::Effect;
+use crate::policy::display;
 use crate::session::Session;
 
 pub async fn run(options: &Options) -> Result<ExitCode, CliError> {
@@ -20,8 +21,12 @@ pub fn print(session: &Session) {
             Effect::Read => "read",
             Effect::Write => "write, asks first",
         };
-        println!("{} ({effect}): {}", d.name, d.title);
-        let mut summary: String = d.description.chars().take(140).collect();
+        let title = display::line(&d.title, 100);
+        println!("{} ({effect}): {title}", display::line(&d.name, 64));
+        let mut summary: String = display::line(&d.description, 1_000)
+            .chars()
+            .take(140)
+            .collect();
         if d.description.chars().count() > 140 {
             summary.push('…');
         }

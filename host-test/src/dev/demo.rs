@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use crate::cli::call::call;
 use crate::cli::{CliError, connect, tools};
 use crate::policy::confirm::{Answer, ConfirmationRequest, Confirmer, NoHuman, Pending};
+use crate::policy::display::{self, MESSAGE};
 use crate::session::{Session, ToolCall};
 
 /// What a person sees in a short session: connect, list the tools, page through returns, and
@@ -24,7 +25,7 @@ pub async fn run(session: &Session, verbose: bool) -> Result<ExitCode, CliError>
     );
     println!("$ dema-host connect");
     match session.connect().await? {
-        Ok(info) => println!("{}\n", info.message),
+        Ok(info) => println!("{}\n", display::block(&info.message, MESSAGE)),
         Err(error) => println!("error: {}\n", connect::error_text(&error)),
     }
     println!("$ dema-host tools");

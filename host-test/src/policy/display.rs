@@ -91,6 +91,12 @@ pub fn line(text: &str, max: usize) -> String {
     out
 }
 
+/// Unsafe characters removed, nothing else changed (JSON for machines printed on a terminal:
+/// no unsafe character is structural in JSON, so the document stays valid).
+pub fn strip(text: &str) -> String {
+    text.chars().filter(|c| !is_unsafe(*c)).collect()
+}
+
 /// Several lines, each made safe by [`line`], at most `bounds.lines` of them.
 pub fn block(text: &str, bounds: Bounds) -> String {
     let mut lines: Vec<String> = Vec::new();
@@ -98,7 +104,10 @@ pub fn block(text: &str, bounds: Bounds) -> String {
     for raw in text.split('\n') {
         total += 1;
         if lines.len() < bounds.lines {
-            lines.push(line(raw.strip_suffix('\r').unwrap_or(raw), bounds.line_chars));
+            lines.push(line(
+                raw.strip_suffix('\r').unwrap_or(raw),
+                bounds.line_chars,
+            ));
         }
     }
     if total > bounds.lines {
@@ -113,7 +122,8 @@ mod tests {
 
     #[test]
     fn terminal_sequences_and_hidden_characters_never_pass() {
-        let hostile = "ok\u{1b}[2J\u{1b}]52;c;ZXZpbA==\u{7}\u{9b}31m\u{202E}txet\u{E0041}\u{200B}\u{2028}x\r";
+        let hostile =
+            "ok\u{1b}[2J\u{1b}]52;c;ZXZpbA==\u{7}\u{9b}31m\u{202E}txet\u{E0041}\u{200B}\u{2028}x\r";
         let shown = line(hostile, 100);
         assert_eq!(shown, "ok[2J]52;c;ZXZpbA==31mtxetx");
         assert!(shown.chars().all(|c| !is_unsafe(c)));
@@ -125,7 +135,13 @@ mod tests {
     fn size_is_bounded_with_a_visible_mark() {
         assert_eq!(line("abcdef", 3), "abc… (cut)");
         let many = "row\n".repeat(10);
-        let shown = block(&many, Bounds { line_chars: 10, lines: 3 });
+        let shown = block(
+            &many,
+            Bounds {
+                line_chars: 10,
+                lines: 3,
+            },
+        );
         assert_eq!(shown, "row\nrow\nrow\n… (8 more lines cut)");
     }
 }

@@ -82,6 +82,8 @@ pub struct Grant {
     pub methods: BTreeSet<String>,
     /// Slots whose key may be injected at the origin.
     pub slots: Vec<CredentialSlot>,
+    /// Path prefixes requests are scoped to; `None` when a granting rule has no scope.
+    pub path_prefixes: Option<Vec<String>>,
 }
 
 impl Grant {
@@ -141,6 +143,7 @@ impl Grant {
             .collect();
         Ok(Grant {
             base_url,
+            path_prefixes: path_prefixes_of(rules.iter().copied()),
             methods: methods_of(rules),
             origin,
             network: NetworkPolicy::Live,
@@ -169,6 +172,7 @@ impl Grant {
             network: NetworkPolicy::LoopbackOnly,
             methods: methods_of(manifest.egress.iter()),
             slots: manifest.credential_slots.clone(),
+            path_prefixes: path_prefixes_of(manifest.egress.iter()),
         })
     }
 
@@ -176,6 +180,14 @@ impl Grant {
     pub fn settings(&self) -> Vec<(String, String)> {
         vec![(BASE_URL_SETTING.to_string(), self.base_url.clone())]
     }
+}
+
+/// The union of the rules' path scopes; unscoped when any rule is.
+fn path_prefixes_of<'a>(rules: impl IntoIterator<Item = &'a EgressRule>) -> Option<Vec<String>> {
+    rules
+        .into_iter()
+        .map(|rule| rule.path_prefix.clone())
+        .collect::<Option<Vec<String>>>()
 }
 
 fn methods_of<'a>(rules: impl IntoIterator<Item = &'a EgressRule>) -> BTreeSet<String> {
@@ -210,12 +222,14 @@ mod tests {
                     host: "api.acme.test".into(),
                     port: 443,
                     methods: vec!["get".into()],
+                    path_prefix: Some("/v1/".into()),
                 },
                 EgressRule {
                     scheme: "https".into(),
                     host: "eu.acme.test".into(),
                     port: 443,
                     methods: vec!["GET".into(), "POST".into()],
+                    path_prefix: None,
                 },
             ],
             settings: vec![Setting {
@@ -238,6 +252,7 @@ mod tests {
         assert_eq!(grant.methods, BTreeSet::from(["GET".to_string()]));
         assert_eq!(grant.slots.len(), 1);
         assert_eq!(grant.slots[0].header, "X-Acme-Token");
+        assert_eq!(grant.path_prefixes, Some(vec!["/v1/".to_string()]));
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub struct InstallRecord {
     pub hosts: BTreeSet<String>,
     pub slots: BTreeSet<String>,
     pub effects: BTreeMap<String, Effect>,
-    /// `METHOD origin` for each method an egress rule grants.
+    /// `METHOD origin path-scope` for each method an egress rule grants.
     #[serde(default)]
     pub methods: BTreeSet<String>,
     /// The header each slot's key is sent in.
@@ -80,11 +80,12 @@ impl InstallRecord {
                 .flat_map(|rule| {
                     rule.methods.iter().map(move |method| {
                         format!(
-                            "{} {}://{}:{}",
+                            "{} {}://{}:{}{}",
                             method.to_ascii_uppercase(),
                             rule.scheme,
                             rule.host,
-                            rule.port
+                            rule.port,
+                            rule.path_prefix.as_deref().unwrap_or("/")
                         )
                     })
                 })

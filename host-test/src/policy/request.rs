@@ -54,6 +54,8 @@ pub struct RequestRules {
     pub methods: BTreeSet<String>,
     /// Granted slots: (name, header in lower case).
     pub slots: Vec<(String, String)>,
+    /// Path prefixes a request's (normalised) path must start with; `None`: any path.
+    pub path_prefixes: Option<Vec<String>>,
     pub max_body_bytes: usize,
 }
 
@@ -75,6 +77,7 @@ impl RequestRules {
                 .iter()
                 .map(|slot| (slot.name.clone(), slot.header.to_ascii_lowercase()))
                 .collect(),
+            path_prefixes: grant.path_prefixes.clone(),
             max_body_bytes,
         }
     }
@@ -98,6 +101,18 @@ impl RequestRules {
             return Err(HttpError::Denied(format!(
                 "{} is not an origin this plugin was granted",
                 url.origin().ascii_serialization()
+            )));
+        }
+        // The parser has already resolved dot segments (`..`, `%2e%2e`), so a prefix check on
+        // the parsed path cannot be walked out of.
+        if let Some(prefixes) = &self.path_prefixes
+            && !prefixes
+                .iter()
+                .any(|prefix| url.path().starts_with(prefix.as_str()))
+        {
+            return Err(HttpError::Denied(format!(
+                "the path {} is outside what this plugin was granted",
+                crate::policy::display::line(url.path(), 100)
             )));
         }
         let ip_literal = matches!(url.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)));

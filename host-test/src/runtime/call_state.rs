@@ -56,8 +56,12 @@ impl http::Host for CallState {
                 "the plugin attempted more than {MAX_REQUEST_ATTEMPTS} requests in one call"
             ));
         }
+        // Recorded before it is sent: if the call is stopped while it is in flight (deadline,
+        // trap), the record stays, marked in flight, and reaches the audit log.
+        let index = self.requests.len();
+        self.requests.push(RequestRecord::started(&request));
         let (outcome, record) = self.outbound.send(request, self.deadline).await;
-        self.requests.push(record);
+        self.requests[index] = record;
         Ok(outcome)
     }
 }

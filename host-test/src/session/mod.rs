@@ -17,6 +17,7 @@ use std::sync::Arc;
 use crate::bindings::types;
 use crate::dev::simulator::SimulatorHandle;
 use crate::keys::{CallKeys, KeySource};
+use crate::outbound::{IN_FLIGHT, RequestRecord};
 use crate::policy::audit::AuditLog;
 use crate::policy::confirm::{Answer, ConfirmationRequest, Confirmer};
 use crate::policy::gate::{ApprovalLedger, Binding, WriteGate, arguments_digest};
@@ -167,7 +168,16 @@ impl Session {
             )
             .await;
         self.audit_tool(&ctx, &keys, invocation, approved, &outcome, &report)?;
-        Ok((outcome?, report))
+        match outcome {
+            Ok(outcome) => Ok((outcome, report)),
+            // Stopped after a write left: the person must learn what reached the service, not
+            // only that the plugin crashed or ran out of time.
+            Err(failure) if report.requests.iter().any(reached_or_may_have) => {
+                let told = after_writes(&failure, &report);
+                Ok((Err(types::CallError::Internal(told)), report))
+            }
+            Err(failure) => Err(failure),
+        }
     }
 
     pub async fn shutdown(self) {
@@ -175,6 +185,34 @@ impl Session {
             simulator.shutdown().await;
         }
     }
+}
+
+/// A write that was sent, or in flight when the call was stopped.
+fn reached_or_may_have(record: &RequestRecord) -> bool {
+    record.is_write() && (record.status.is_some() || record.error == Some(IN_FLIGHT))
+}
+
+/// What a call stopped after sending writes did: the failure, then each write and its answer.
+fn after_writes(failure: &CallFailure, report: &CallReport) -> String {
+    let writes: Vec<String> = report
+        .requests
+        .iter()
+        .filter(|record| reached_or_may_have(record))
+        .map(|record| {
+            let answer = match record.status {
+                Some(status) => format!("answered {status}"),
+                None => "in flight when the call was stopped: it may have been applied".into(),
+            };
+            format!(
+                "{} {}{} ({answer})",
+                record.method, record.host, record.path
+            )
+        })
+        .collect();
+    format!(
+        "{failure}, after these approved changes were sent: {}. Check their state before trying again.",
+        writes.join("; ")
+    )
 }
 
 /// The arguments as JSON, checked against the tool's input schema (C4); a problem names the

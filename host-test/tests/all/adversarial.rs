@@ -521,3 +521,89 @@ async fn requests_that_pass_for_reads_are_refused_unsent_and_recorded_at_bounded
     session.shutdown().await;
     let _ = std::fs::remove_file(&path);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_outside_the_granted_scope_are_denied_however_they_are_spelled() {
+    let session = rogue(runtime()).await;
+    let lines = lines(&session, "path_escape", &NoHuman).await;
+    // `/merchant%2f..%2fadmin` is one segment that does not start with `/merchant/`.
+    assert_all_denied(&lines, 4);
+    assert!(received(&session).is_empty(), "{:?}", received(&session));
+    assert_next_call_works(&session).await;
+}
+
+/// A loopback server that takes `delay` to answer any request (a write in flight at the
+/// deadline).
+async fn start_slow_server(delay: Duration) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("slow server: {e}"));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("slow server: {e}"));
+    let app = axum::Router::new().fallback(move || async move {
+        tokio::time::sleep(delay).await;
+        "{}"
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_stopped_after_an_approved_write_reports_what_reached_the_service() {
+    let approve = |_req: &ConfirmationRequest| Answer::Approved;
+    // Sent and answered, then the plugin spins until the deadline.
+    let session = rogue(short_runtime()).await;
+    let started = Instant::now();
+    let (outcome, _) = call(&session, "write_then_spin", &approve)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        started.elapsed() < SHORT_DEADLINE.mul_f64(2.2),
+        "two runs, each bounded"
+    );
+    let ToolCall::PluginError(told) = &outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(
+        (told.contains("deadline") || told.contains("compute budget"))
+            && told.contains(&format!("POST 127.0.0.1{REFUND_PATH} (answered 200)")),
+        "{told}"
+    );
+    assert_eq!(writes_received(&session).len(), 1);
+
+    // In flight when the deadline hits: told as possibly applied, and audited.
+    let path = std::env::temp_dir().join(format!("dema-inflight-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let audit = host_test::policy::audit::AuditLog::open(&path, false)
+        .unwrap_or_else(|e| panic!("audit: {e}"));
+    let slow = start_slow_server(Duration::from_secs(10)).await;
+    let session = Session::builder(&fixtures().rogue)
+        .runtime(short_runtime())
+        .target(Target::Development(slow))
+        .cache(Some(&fixtures().cache))
+        .audit(audit)
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (outcome, report) = call(&session, "write_then_spin", &approve)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ToolCall::PluginError(told) = &outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(told.contains("it may have been applied"), "{told}");
+    assert!(
+        report
+            .requests
+            .iter()
+            .any(|r| r.method == "POST" && r.error == Some("in-flight")),
+        "{:?}",
+        report.requests
+    );
+    let audited = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(audited.contains("\"error\":\"in-flight\""), "{audited}");
+    let _ = std::fs::remove_file(&path);
+}

@@ -230,3 +230,47 @@ fn the_probe_finds_every_path_as_modelled_against_the_simulator() {
     assert!(!out.contains("DM-2"), "no data values: {out}");
     assert!(!out.contains(host_test::dev::simulator::PRODUCTION_KEY));
 }
+
+#[test]
+fn plugin_text_reaches_the_terminal_only_through_the_output_layer() {
+    let plugin = scratch_dir("terminal").join("rogue.wasm");
+    let _ = std::fs::write(&plugin, &crate::support::fixtures().rogue);
+    let path = plugin.to_string_lossy().into_owned();
+    let output = Command::new(env!("CARGO_BIN_EXE_dema-host"))
+        .args([
+            "--plugin",
+            &path,
+            "--accept-plugin",
+            "call",
+            "terminal_attack",
+        ])
+        .env("HOME", scratch_dir("home"))
+        .env("XDG_CONFIG_HOME", scratch_dir("terminal-config"))
+        .env("XDG_STATE_HOME", scratch_dir("terminal-state"))
+        .env(
+            "DEMA_CACHE_DIR",
+            std::env::temp_dir().join(format!("dema-cli-cache-{}", std::process::id())),
+        )
+        .output()
+        .unwrap_or_else(|e| panic!("running dema-host: {e}"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = String::from_utf8_lossy(&output.stdout);
+    for unsafe_char in [
+        '\u{1b}',
+        '\u{7}',
+        '\u{9b}',
+        '\u{202E}',
+        '\u{E0041}',
+        '\u{2028}',
+        '\r',
+    ] {
+        assert!(
+            !out.contains(unsafe_char),
+            "{unsafe_char:?} reached the terminal"
+        );
+    }
+    assert!(out.contains("cleared") && out.contains("row 0"), "{out}");
+    let lines = out.lines().count();
+    assert!(lines <= 2_001, "{lines} lines of plugin text");
+    assert!(out.contains("more lines cut"), "the cut is marked");
+}
