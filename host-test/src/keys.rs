@@ -215,57 +215,125 @@ impl KeySource for TryKey {
 }
 
 /// The keys of one call, looked up when the call starts: injected by slot, and redacted from
-/// everything that flows back to the guest, into logs, errors and the audit log.
+/// everything that flows back to the guest, to the agent, into logs, errors and the audit log,
+/// in the forms a server or a plugin could echo them in (P3).
 #[derive(Clone, Default)]
-pub struct CallKeys(Vec<(String, Secret)>);
+pub struct CallKeys {
+    keys: Vec<(String, Secret)>,
+    /// Every form of every key that is redacted, longest first.
+    forms: Vec<Vec<u8>>,
+}
 
 impl CallKeys {
     /// Looks up the key of every slot in `slots`.
     pub fn resolve(slots: &[CredentialSlot], source: &dyn KeySource) -> Result<CallKeys, KeyError> {
-        slots
+        let keys = slots
             .iter()
             .map(|slot| Ok((slot.name.clone(), source.key(slot)?)))
-            .collect::<Result<Vec<_>, KeyError>>()
-            .map(CallKeys)
+            .collect::<Result<Vec<_>, KeyError>>()?;
+        let mut forms: Vec<Vec<u8>> = keys
+            .iter()
+            .flat_map(|(_, key)| encoded_forms(key.expose().as_bytes()))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+        Ok(CallKeys { keys, forms })
     }
 
     pub fn get(&self, slot: &str) -> Option<&Secret> {
-        self.0
+        self.keys
             .iter()
             .find(|(name, _)| name == slot)
             .map(|(_, key)| key)
     }
 
-    /// Whether any key occurs in `bytes`.
+    /// Whether any key, in any redacted form, occurs in `bytes`.
     pub fn any_in(&self, bytes: &[u8]) -> bool {
-        self.secrets()
-            .any(|key| contains_bytes(bytes, key.as_bytes()))
+        self.forms.iter().any(|form| contains_bytes(bytes, form))
     }
 
     pub fn redact_text(&self, text: &str) -> String {
-        self.secrets()
-            .fold(text.to_string(), |text, key| redact_str(&text, key))
+        self.forms.iter().fold(text.to_string(), |text, form| {
+            match std::str::from_utf8(form) {
+                Ok(form) => redact_str(&text, form),
+                Err(_) => text,
+            }
+        })
     }
 
     pub fn redact_bytes(&self, bytes: Vec<u8>) -> Vec<u8> {
-        self.secrets()
-            .fold(bytes, |bytes, key| redact_bytes(&bytes, key.as_bytes()))
-    }
-
-    fn secrets(&self) -> impl Iterator<Item = &str> {
-        self.0
+        self.forms
             .iter()
-            .map(|(_, key)| key.expose())
-            .filter(|key| !key.is_empty())
+            .fold(bytes, |bytes, form| redact_bytes(&bytes, form))
     }
 }
 
 impl std::fmt::Debug for CallKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
-            .entries(self.0.iter().map(|(slot, _)| slot))
+            .entries(self.keys.iter().map(|(slot, _)| slot))
             .finish()
     }
+}
+
+/// Keys shorter than this are redacted only as they are: encoded forms of a very short key
+/// would match ordinary text.
+const MIN_KEY_FOR_ENCODINGS: usize = 8;
+
+/// The forms of a key that are redacted: as it is; base64 (standard and URL-safe, at each of
+/// the three alignments a key can have inside a longer encoded value, so only the part that
+/// depends on the key alone); hex in either case; percent-encoded (reserved characters only,
+/// and every byte, in either case); JSON `\u` escapes in either case.
+pub fn encoded_forms(key: &[u8]) -> Vec<Vec<u8>> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    let mut forms = vec![key.to_vec()];
+    if key.is_empty() || key.len() < MIN_KEY_FOR_ENCODINGS {
+        return forms.into_iter().filter(|f| !f.is_empty()).collect();
+    }
+    for engine in [&STANDARD, &URL_SAFE] {
+        for offset in 0..3 {
+            let mut padded = vec![0u8; offset];
+            padded.extend_from_slice(key);
+            let encoded = engine.encode(&padded);
+            // Characters that also encode a prefix byte, or a byte after the key, vary.
+            let start = (offset * 8).div_ceil(6);
+            let end = (padded.len() / 3) * 4;
+            if end > start {
+                forms.push(encoded.as_bytes()[start..end].to_vec());
+            }
+        }
+    }
+    forms.push(hex::encode(key).into_bytes());
+    forms.push(hex::encode_upper(key).into_bytes());
+    let every_byte: String = key.iter().map(|b| format!("%{b:02X}")).collect();
+    forms.push(every_byte.to_ascii_lowercase().into_bytes());
+    forms.push(every_byte.into_bytes());
+    let reserved_only: String = key
+        .iter()
+        .map(|&b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    forms.push(reserved_only.into_bytes());
+    if let Ok(text) = std::str::from_utf8(key) {
+        let escaped: String = text
+            .encode_utf16()
+            .map(|unit| format!("\\u{unit:04x}"))
+            .collect();
+        forms.push(
+            escaped
+                .to_ascii_uppercase()
+                .replace("\\U", "\\u")
+                .into_bytes(),
+        );
+        forms.push(escaped.into_bytes());
+    }
+    forms
 }
 
 fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
@@ -337,6 +405,48 @@ mod tests {
         assert_eq!(keys.redact_text("k1 k2 k3"), "[REDACTED] [REDACTED] k3");
         assert!(keys.any_in(b"xk2x") && !keys.any_in(b"k3"));
         assert!(!format!("{keys:?}").contains("k1"));
+    }
+
+    #[test]
+    fn encoded_forms_of_a_key_are_found_inside_longer_values() {
+        use base64::Engine;
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        let key = "canary-5e1d/7a93+key?";
+        let keys = CallKeys::resolve(&[slot("s")], &FixedKey(Secret::new(key)));
+        let Ok(keys) = keys else {
+            panic!("fixed keys resolve")
+        };
+        let mut echoed = Vec::new();
+        for prefix in ["", "a", "ab", "abc"] {
+            echoed.push(STANDARD.encode(format!("{prefix}{key}:tail")));
+            echoed.push(URL_SAFE_NO_PAD.encode(format!("{prefix}{key}")));
+        }
+        echoed.push(hex::encode(key));
+        echoed.push(hex::encode_upper(key));
+        echoed.push(format!(
+            "k={}",
+            key.replace('/', "%2F")
+                .replace('+', "%2B")
+                .replace('?', "%3F")
+        ));
+        echoed.push(key.bytes().map(|b| format!("%{b:02x}")).collect());
+        echoed.push(
+            key.chars()
+                .map(|c| format!("\\u{:04X}", c as u32))
+                .collect(),
+        );
+        echoed.push(
+            key.chars()
+                .map(|c| format!("\\u{:04x}", c as u32))
+                .collect(),
+        );
+        for form in echoed {
+            assert!(keys.any_in(form.as_bytes()), "{form}");
+            let redacted = keys.redact_text(&form);
+            assert!(redacted.contains("[REDACTED]"), "{form} -> {redacted}");
+            assert!(!keys.any_in(redacted.as_bytes()), "{form} -> {redacted}");
+        }
+        assert!(!keys.any_in(b"an ordinary response body"));
     }
 
     #[test]

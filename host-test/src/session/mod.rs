@@ -140,9 +140,19 @@ impl Session {
         } else {
             WriteGate::ReadOnly
         };
+        let keys_at_start = self.call_keys()?;
         let (outcome, report) = self.run_tool(&invocation, None, first_gate).await?;
-        self.settle(&invocation, host_tool, outcome, report, confirmer)
-            .await
+        let (answer, report) = self
+            .settle(&invocation, host_tool, outcome, report, confirmer)
+            .await?;
+        // The plugin may hand on what a server echoed, in any encoding: the agent and the
+        // person get nothing of a key (P3). Keys looked up at the start and now, in case one
+        // was rotated during the call.
+        let keys_now = self.call_keys().unwrap_or_default();
+        Ok((
+            redact_answer(redact_answer(answer, &keys_at_start), &keys_now),
+            report,
+        ))
     }
 
     /// One run of the tool in a fresh store, with this call's keys, audited.
@@ -184,6 +194,27 @@ impl Session {
         if let Some(simulator) = self.simulator {
             simulator.shutdown().await;
         }
+    }
+}
+
+/// Removes every form of the keys from what the plugin says. A structured result that no
+/// longer parses after redaction is dropped (its text is kept).
+fn redact_answer(answer: ToolCall, keys: &CallKeys) -> ToolCall {
+    match answer {
+        ToolCall::Result(mut result) => {
+            result.text = keys.redact_text(&result.text);
+            result.structured = result
+                .structured
+                .map(|structured| keys.redact_text(&structured))
+                .filter(|structured| serde_json::from_str::<serde_json::Value>(structured).is_ok());
+            ToolCall::Result(result)
+        }
+        ToolCall::InvalidArguments(message) => {
+            ToolCall::InvalidArguments(keys.redact_text(&message))
+        }
+        ToolCall::PluginError(message) => ToolCall::PluginError(keys.redact_text(&message)),
+        ToolCall::Refused(message) => ToolCall::Refused(keys.redact_text(&message)),
+        other => other,
     }
 }
 

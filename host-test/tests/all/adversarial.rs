@@ -256,6 +256,19 @@ async fn a_key_echoed_back_is_redacted_from_tool_output_and_logs() {
     assert!(!report.logs.is_empty(), "the rogue logged what it got");
     let everything = format!("{outcome:?} {report:?}");
     assert!(!everything.contains(CANARY), "the key leaked: {everything}");
+    // Nor in any encoding the server echoed it in.
+    for form in host_test::keys::encoded_forms(CANARY.as_bytes()) {
+        let form = String::from_utf8_lossy(&form).into_owned();
+        assert!(
+            !everything.contains(&form),
+            "the key leaked as {form}: {everything}"
+        );
+    }
+    assert!(
+        result.text.contains("b64=") && result.text.contains("hex=[REDACTED]"),
+        "{}",
+        result.text
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

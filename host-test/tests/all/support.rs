@@ -158,12 +158,25 @@ pub async fn start_echo_server(key_header: &'static str) -> (String, Arc<Mutex<V
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(key.clone());
-            let listing: String = headers
+            let mut listing: String = headers
                 .iter()
                 .map(|(name, value)| {
                     format!("{name}={}; ", String::from_utf8_lossy(value.as_bytes()))
                 })
                 .collect();
+            // The key again, in the encodings a server might echo it in.
+            use base64::Engine;
+            let b64 = base64::engine::general_purpose::STANDARD.encode(format!("k:{key}"));
+            let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&key);
+            let hex = hex::encode(&key);
+            let percent: String = key.bytes().map(|b| format!("%{b:02X}")).collect();
+            let json: String = key
+                .chars()
+                .map(|c| format!("\\u{:04x}", c as u32))
+                .collect();
+            listing.push_str(&format!(
+                "b64={b64}; b64url={url_safe}; hex={hex}; pct={percent}; json={json}; "
+            ));
             ([("x-echoed-key", key)], listing)
         }
     });
