@@ -11,6 +11,9 @@ use crate::policy::audit::{
 use crate::policy::gate::Binding;
 use crate::runtime::{CallFailure, CallReport, Outcome};
 
+/// The longest failure text an audit record keeps.
+const MAX_FAILURE_CHARS: usize = 2_000;
+
 /// One tool call as the audit records it.
 pub(super) struct Invocation<'a> {
     /// One id for every step of the call: its runs and the decisions between them.
@@ -107,6 +110,9 @@ impl Session {
         let Some(log) = &self.audit else {
             return Ok(());
         };
+        // Every field of a record is bounded (request records keep a capped host and path),
+        // so one line is too: a failure may quote the plugin.
+        let failure = failure.map(|text| crate::policy::display::line(&text, MAX_FAILURE_CHARS));
         let record = AuditRecord {
             v: SCHEMA_VERSION,
             time: now_rfc3339(),
