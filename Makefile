@@ -5,7 +5,7 @@
 CARGO ?= cargo
 HOST := target/release/dema-host
 
-.PHONY: wasm-target plugin build demo test fmt lint unit
+.PHONY: wasm-target plugin build demo test fmt lint unit hostile-rss
 
 wasm-target:
 	@rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2
@@ -35,3 +35,7 @@ unit: wasm-target
 
 ## Format check, lints with -D warnings, and every test (end-to-end ones included).
 test: fmt lint unit
+
+## Peak host memory and time under each hostile fixture (after `make test` built them).
+hostile-rss: build
+	python3 scripts/hostile_rss.py
