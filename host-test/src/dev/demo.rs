@@ -122,8 +122,11 @@ struct DemoPerson;
 
 impl Confirmer for DemoPerson {
     fn confirm<'a>(&'a self, request: &'a ConfirmationRequest) -> Pending<'a> {
+        // The host's rendering ends with its one-line summary; the question comes right below.
         println!("{request}");
-        println!("Apply this change? [y/N] y   (the demo answers for you)");
+        println!(
+            "Apply this change? [y = yes, v = view everything first, N = no] y   (the demo answers)"
+        );
         Box::pin(std::future::ready(Answer::Approved))
     }
 }

@@ -12,8 +12,9 @@ use url::Url;
 use crate::bindings::http::{HttpError, Request};
 use crate::bindings::types::{self, Header, Method};
 use crate::keys::{CallKeys, Secret};
+use crate::policy::display;
 use crate::policy::egress::NetworkPolicy;
-use crate::policy::gate::{is_write, method_name};
+use crate::policy::gate::{check_write_headers, is_write, method_name, repeated_json_key};
 use crate::policy::grant::{Grant, Origin};
 
 /// Headers only the host (or the HTTP stack) sets.
@@ -180,6 +181,11 @@ impl RequestRules {
                 )));
             }
         }
+        // A write carries only allow-listed headers: approvals bind method, URL and body, so
+        // no header may change what the approved write does (C1, P4).
+        if is_write(request.method) {
+            check_write_headers(&request.headers).map_err(HttpError::Denied)?;
+        }
         if request.body.len() > self.max_body_bytes {
             return Err(HttpError::TooLarge(format!(
                 "the request body has {} bytes; the limit is {}",
@@ -214,6 +220,14 @@ impl RequestRules {
         }
         if write.body.len() > self.max_body_bytes {
             return Err("a proposed body is larger than the host's limit".to_string());
+        }
+        // The person would be shown one of the values and the server could take another (C1).
+        if let Some(key) = repeated_json_key(&write.body) {
+            return Err(format!(
+                "its JSON body names the key \"{}\" twice in one object, so what the person \
+                 would be shown and what the server stores could differ",
+                display::line(&key, 64)
+            ));
         }
         match &write.credential {
             Some(slot) if self.slot_header(slot).is_none() => {

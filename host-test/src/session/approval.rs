@@ -37,10 +37,12 @@ impl Session {
                 self.audit_decision(invocation, Decision::Refused, Some(refusal.clone()))?;
                 return Ok((ToolCall::Refused(refusal), report));
             }
+            // The host renders the writes itself; the credential is named by its slot (C1).
             let request = ConfirmationRequest::render(
                 self.plugin.manifest().service_name(),
                 invocation.tool,
                 &proposal,
+                &self.plugin.outbound().rules.slots,
             );
             let answer = confirmer.confirm(&request).await;
             self.audit_decision(invocation, Decision::from(answer), None)?;

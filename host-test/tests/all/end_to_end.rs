@@ -477,7 +477,8 @@ async fn the_full_return_lifecycle_through_the_component() {
         .unwrap_or_default();
     assert!(
         shown.contains(&format!(
-            "POST 127.0.0.1/merchant/return/{return_id}/returned-items"
+            "POST {}/merchant/return/{return_id}/returned-items",
+            session.base_url()
         )),
         "{shown}"
     );
