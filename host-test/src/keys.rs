@@ -254,10 +254,11 @@ impl CallKeys {
     }
 
     pub fn redact_text(&self, text: &str) -> String {
+        // One search per form; a copy only where a form occurs.
         self.forms.iter().fold(text.to_string(), |text, form| {
             match std::str::from_utf8(form) {
-                Ok(form) => redact_str(&text, form),
-                Err(_) => text,
+                Ok(form) if text.contains(form) => redact_str(&text, form),
+                _ => text,
             }
         })
     }

@@ -6,6 +6,7 @@
 //! - [`keys`]: where each credential slot's key comes from, looked up per call;
 //! - [`session`]: one loaded plugin on one target, the call flow every face uses;
 //! - [`cli`]: the command-line face (`dema-host`);
+//! - [`mcp`]: the MCP face (`dema-host mcp`), the same session served to agents;
 //! - [`dev`]: development aids that know Ingrid: the simulator and the demo.
 //!
 //! docs/ARCHITECTURE.md describes the layers, a call's flow and the contracts (C1-C10) that
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod dev;
 pub mod keys;
 pub mod manifest;
+pub mod mcp;
 pub mod outbound;
 pub mod policy;
 pub mod private_file;

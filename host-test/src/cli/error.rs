@@ -58,4 +58,6 @@ pub enum CliError {
     Simulator { addr: String, reason: String },
     #[error("the demo could not go on: {0}")]
     Demo(String),
+    #[error("the MCP server stopped: {0}")]
+    Mcp(String),
 }

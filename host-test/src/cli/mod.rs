@@ -7,6 +7,7 @@ pub mod call;
 pub mod connect;
 pub mod demo;
 mod error;
+pub mod mcp;
 pub mod options;
 pub mod probe;
 pub mod prompt;
@@ -50,6 +51,9 @@ pub enum Command {
     Sim(sim::SimArgs),
     /// A short scripted session against the embedded simulator.
     Demo,
+    /// Serve the plugin's tools to an agent as an MCP server on stdin/stdout; changes are
+    /// confirmed by the person through the client's elicitation form.
+    Mcp(mcp::McpArgs),
 }
 
 /// Never a backtrace for a person: a defect is reported as one line.
@@ -93,5 +97,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Probe => probe::run(options).await,
         Command::Sim(args) => sim::run(args).await,
         Command::Demo => demo::run(options).await,
+        Command::Mcp(args) => mcp::run(options, args).await,
     }
 }

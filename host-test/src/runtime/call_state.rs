@@ -1,6 +1,11 @@
 //! What one call's store holds, and the host side of the plugin's imports: `http` (through
 //! [`crate::outbound`]) and `log`. Dropped with the store at the end of the call.
+//!
+//! A face may watch a call's requests through a [`CallObserver`]: told after each request,
+//! asked before each, so it can report progress and stop a cancelled call before its next
+//! request (C6).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
@@ -20,7 +25,33 @@ pub struct CallState {
     pub logs: Vec<(log::Level, String)>,
     /// Requests the guest sent in this call.
     pub requests: Vec<RequestRecord>,
+    /// The caller's per-request hook, if it watches this call.
+    pub(super) observer: Option<Arc<dyn CallObserver>>,
 }
+
+/// Whether a call goes on to its next request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// End the call before its next request: the request is not sent, and the guest is stopped
+    /// with this reason.
+    Stop(String),
+}
+
+/// The caller's per-request hook into a running call: asked before each request the guest
+/// asks to send, told after each one (sent, refused or failed). It runs inside the `http`
+/// import, so it must answer at once.
+pub trait CallObserver: Send + Sync {
+    /// [`Flow::Stop`] ends the call here, with nothing more sent.
+    fn before_request(&self) -> Flow;
+    /// `made` counts this call's requests so far, this one included.
+    fn after_request(&self, record: &RequestRecord, made: usize);
+}
+
+/// The error a stopped call's guest is trapped with (see [`Flow::Stop`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CallStopped(pub String);
 
 const MAX_LOG_LINES: usize = 100;
 /// Sent plus refused requests in one call.
@@ -49,6 +80,12 @@ impl http::Host for CallState {
         &mut self,
         request: http::Request,
     ) -> wasmtime::Result<Result<http::Response, http::HttpError>> {
+        // A call its caller stopped (a cancelled MCP call) sends nothing more.
+        if let Some(observer) = &self.observer
+            && let Flow::Stop(reason) = observer.before_request()
+        {
+            return Err(wasmtime::Error::new(CallStopped(reason)));
+        }
         // Refused attempts are not sent, but each costs a record: a guest that keeps trying is
         // stopped rather than allowed to grow the host's memory.
         if self.requests.len() >= MAX_REQUEST_ATTEMPTS {
@@ -62,6 +99,9 @@ impl http::Host for CallState {
         self.requests.push(RequestRecord::started(&request));
         let (outcome, record) = self.outbound.send(request, self.deadline).await;
         self.requests[index] = record;
+        if let Some(observer) = &self.observer {
+            observer.after_request(&self.requests[index], index + 1);
+        }
         Ok(outcome)
     }
 }

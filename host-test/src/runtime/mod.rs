@@ -26,7 +26,7 @@ use crate::outbound::{HttpLimits, OutboundConfig};
 use crate::policy::imports;
 use crate::policy::schema::SchemaError;
 
-pub use call_state::CallState;
+pub use call_state::{CallObserver, CallState, Flow};
 pub use plugin::{CallReport, HostTool, Plugin};
 
 /// Per-call limits, with safe defaults.
@@ -40,6 +40,9 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Largest tool output (text plus structured JSON) accepted from the guest.
     pub max_output_bytes: usize,
+    /// Largest arguments (JSON text) checked against a tool's input schema: with the schema
+    /// subset (`policy::schema`), this bounds the time the check takes.
+    pub max_argument_bytes: usize,
     /// Largest number of tools and size of a schema accepted from `list-tools`.
     pub max_tools: usize,
     pub max_schema_bytes: usize,
@@ -54,6 +57,7 @@ impl Default for Limits {
             fuel: 5_000_000_000,
             memory_bytes: 64 << 20,
             max_output_bytes: 1 << 20,
+            max_argument_bytes: 1 << 20,
             http: HttpLimits::default(),
             max_tools: 128,
             max_schema_bytes: 64 << 10,
@@ -86,6 +90,9 @@ pub enum CallFailure {
     /// A credential slot's key could not be found for this call.
     #[error("{0}")]
     Key(#[from] KeyError),
+    /// Its caller stopped the call before the guest's next request (a cancelled MCP call).
+    #[error("{0}")]
+    Stopped(String),
 }
 
 /// Errors loading a plugin: each is one line a person can act on.

@@ -8,14 +8,14 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{Store, StoreContextMut, UpdateDeadline};
 use wasmtime_wasi::WasiCtx;
 
-use super::call_state::{MemoryCap, MemoryLimitExceeded};
-use super::{CallFailure, CallState, LoadError, Outcome, Runtime};
+use super::call_state::{CallObserver, CallStopped, MemoryCap, MemoryLimitExceeded};
+use super::{CallFailure, CallState, Limits, LoadError, Outcome, Runtime};
 use crate::bindings::{Integration, IntegrationPre, log, types};
 use crate::keys::CallKeys;
 use crate::manifest::{Effect, Manifest};
 use crate::outbound::{Outbound, OutboundConfig, RequestRecord};
 use crate::policy::gate::WriteGate;
-use crate::policy::schema;
+use crate::policy::schema::{self, OutputCheck};
 
 /// A tool as the host knows it: the guest's descriptor, checked against the manifest, with its
 /// compiled argument validator.
@@ -34,6 +34,8 @@ pub struct CallReport {
     /// Approved writes sent, and approved writes left unsent (an approved call only).
     pub writes_sent: usize,
     pub writes_unsent: usize,
+    /// The verdict on a result's structured output, checked within the call's deadline.
+    pub output_check: OutputCheck,
 }
 
 /// A loaded, checked plugin.
@@ -43,7 +45,8 @@ pub struct Plugin {
     manifest: Manifest,
     digest: String,
     outbound: Arc<OutboundConfig>,
-    tools: Vec<HostTool>,
+    /// Shared with the threads that run schema checks ([`Plugin::check_within`]).
+    tools: Arc<[HostTool]>,
 }
 
 impl Plugin {
@@ -61,9 +64,9 @@ impl Plugin {
             manifest,
             digest,
             outbound,
-            tools: Vec::new(),
+            tools: Arc::new([]),
         };
-        plugin.tools = plugin.check_tools().await?;
+        plugin.tools = plugin.check_tools().await?.into();
         Ok(plugin)
     }
 
@@ -84,8 +87,35 @@ impl Plugin {
         &self.outbound
     }
 
+    pub fn limits(&self) -> &Limits {
+        &self.runtime.limits
+    }
+
     pub fn tool(&self, name: &str) -> Option<&HostTool> {
         self.tools.iter().find(|tool| tool.descriptor.name == name)
+    }
+
+    /// Runs `check` against the tool `name` on a blocking thread and waits at most `budget`
+    /// for it (P6). A schema check cannot be interrupted: past its budget the call goes on
+    /// without its answer (`None`) while it runs to its end, which the schema subset bounds
+    /// (`policy::schema`). A check that panics answers `None` too.
+    pub async fn check_within<R: Send + 'static>(
+        &self,
+        name: &str,
+        budget: Duration,
+        check: impl FnOnce(&HostTool) -> R + Send + 'static,
+    ) -> Option<R> {
+        let index = self
+            .tools
+            .iter()
+            .position(|tool| tool.descriptor.name == name)?;
+        let tools = self.tools.clone();
+        let task = tokio::task::spawn_blocking(move || tools.get(index).map(check));
+        match tokio::time::timeout(budget, task).await {
+            Ok(Ok(answer)) => answer,
+            // It panicked, or ran past its budget.
+            Ok(Err(_)) | Err(_) => None,
+        }
     }
 
     /// A fresh context for one call.
@@ -122,12 +152,14 @@ impl Plugin {
         ctx: &types::CallContext,
         keys: CallKeys,
         gate: WriteGate,
+        observer: Option<Arc<dyn CallObserver>>,
     ) -> (
         Outcome<Result<types::ToolOutcome, types::CallError>>,
         CallReport,
     ) {
         let (outcome, report) = self
             .run(keys, gate, async |instance, store| {
+                store.data_mut().observer = observer;
                 instance
                     .dema_integration_connector()
                     .call_call_tool(store, name, arguments_json, ctx)
@@ -157,7 +189,40 @@ impl Plugin {
             let failure = CallFailure::OutputTooLarge(self.runtime.limits.max_output_bytes);
             return (Err(failure), report);
         }
+        let mut report = report;
+        if let Ok(types::ToolOutcome::Result(result)) = &outcome
+            && !result.is_error
+            && let Some(structured) = &result.structured
+        {
+            report.output_check = self
+                .check_output(name, structured, &mut report.duration)
+                .await;
+        }
         (Ok(outcome), report)
+    }
+
+    /// Checks structured output against the tool's output schema (C5) in what is left of the
+    /// call's deadline, and counts the check in the call's duration (P6).
+    async fn check_output(
+        &self,
+        name: &str,
+        structured: &str,
+        duration: &mut Duration,
+    ) -> OutputCheck {
+        let left = self.runtime.limits.deadline.saturating_sub(*duration);
+        if left.is_zero() {
+            return OutputCheck::OutOfTime;
+        }
+        let started = Instant::now();
+        let structured = structured.to_string();
+        let check = self
+            .check_within(name, left, move |tool| {
+                schema::check_output(&tool.schemas.output, &structured)
+            })
+            .await
+            .unwrap_or(OutputCheck::OutOfTime);
+        *duration += started.elapsed();
+        check
     }
 
     pub async fn diagnostics(
@@ -195,6 +260,7 @@ impl Plugin {
             deadline,
             logs: Vec::new(),
             requests: Vec::new(),
+            observer: None,
         };
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|state| &mut state.memory);
@@ -228,6 +294,7 @@ impl Plugin {
             duration: started.elapsed(),
             writes_sent: state.outbound.gate().sent(),
             writes_unsent: state.outbound.gate().unsent(),
+            output_check: OutputCheck::NotChecked,
         };
         let outcome = match outcome {
             Err(_elapsed) => Err(CallFailure::DeadlineExceeded(limits.deadline)),
@@ -241,6 +308,9 @@ impl Plugin {
         let limits = &self.runtime.limits;
         if error.downcast_ref::<MemoryLimitExceeded>().is_some() {
             return CallFailure::MemoryLimit(limits.memory_bytes >> 20);
+        }
+        if let Some(stopped) = error.downcast_ref::<CallStopped>() {
+            return CallFailure::Stopped(stopped.0.clone());
         }
         match error.downcast_ref::<wasmtime::Trap>() {
             Some(wasmtime::Trap::OutOfFuel) => CallFailure::OutOfFuel(limits.fuel),
@@ -296,6 +366,7 @@ impl Plugin {
             )));
         }
         let mut tools = Vec::with_capacity(listed.len());
+        let mut budget = schema::PluginBudget::default();
         for descriptor in listed {
             let Some(declared) = self.manifest.tool(&descriptor.name) else {
                 return Err(LoadError::ManifestMismatch(descriptor.name));
@@ -314,7 +385,7 @@ impl Plugin {
                     descriptor.name
                 )));
             }
-            let schemas = schema::compile(&descriptor, limits.max_schema_bytes)?;
+            let schemas = schema::compile(&descriptor, limits.max_schema_bytes, &mut budget)?;
             tools.push(HostTool {
                 descriptor,
                 schemas,

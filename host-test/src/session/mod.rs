@@ -22,7 +22,7 @@ use crate::policy::audit::AuditLog;
 use crate::policy::confirm::{Answer, ConfirmationRequest, Confirmer};
 use crate::policy::gate::{ApprovalLedger, Binding, WriteGate, arguments_digest};
 use crate::policy::grant::Grant;
-use crate::runtime::{CallFailure, CallReport, HostTool, Plugin};
+use crate::runtime::{CallFailure, CallObserver, CallReport, Flow, HostTool, Plugin};
 
 pub use builder::{SessionBuilder, SessionError, Target};
 use record::Invocation;
@@ -109,10 +109,24 @@ impl Session {
         arguments_json: &str,
         confirmer: &dyn Confirmer,
     ) -> Result<(ToolCall, CallReport), CallFailure> {
+        self.call_observed(tool, arguments_json, confirmer, None)
+            .await
+    }
+
+    /// [`Session::call`], with `observer` told of each request and asked before each one (a
+    /// face's progress notifications and cancellation, C6). A run carrying a minted approval is
+    /// never stopped: once the person approved, the approved writes are finished and audited.
+    pub async fn call_observed(
+        &self,
+        tool: &str,
+        arguments_json: &str,
+        confirmer: &dyn Confirmer,
+        observer: Option<Arc<dyn CallObserver>>,
+    ) -> Result<(ToolCall, CallReport), CallFailure> {
         let Some(host_tool) = self.plugin.tool(tool) else {
             return Ok((ToolCall::UnknownTool(tool.to_string()), Default::default()));
         };
-        let arguments = match validate_arguments(host_tool, arguments_json) {
+        let arguments = match validate_arguments(&self.plugin, tool, arguments_json).await {
             Ok(arguments) => arguments,
             Err(problem) => {
                 return Ok((ToolCall::InvalidArguments(problem), Default::default()));
@@ -134,6 +148,7 @@ impl Session {
                 .manifest()
                 .tool(tool)
                 .is_some_and(|declared| declared.effect == crate::manifest::Effect::Write),
+            observer,
         };
         let first_gate = if invocation.writes_allowed {
             WriteGate::Unapproved
@@ -167,6 +182,12 @@ impl Session {
         ctx.call_id.clone_from(&invocation.call_id);
         let approved = approval.is_some();
         ctx.approval = approval;
+        let observer = match &invocation.observer {
+            Some(observer) if approved => {
+                Some(Arc::new(Unstoppable(observer.clone())) as Arc<dyn CallObserver>)
+            }
+            other => other.clone(),
+        };
         let (outcome, report) = self
             .plugin
             .call_tool(
@@ -175,6 +196,7 @@ impl Session {
                 &ctx,
                 keys.clone(),
                 gate,
+                observer,
             )
             .await;
         self.audit_tool(&ctx, &keys, invocation, approved, &outcome, &report)?;
@@ -197,16 +219,33 @@ impl Session {
     }
 }
 
+/// An observer for a run carrying a minted approval: told of every request, never stopping the
+/// run, so approved writes are finished (or reported) rather than cut off.
+struct Unstoppable(Arc<dyn CallObserver>);
+
+impl CallObserver for Unstoppable {
+    fn before_request(&self) -> Flow {
+        Flow::Continue
+    }
+
+    fn after_request(&self, record: &RequestRecord, made: usize) {
+        self.0.after_request(record, made);
+    }
+}
+
 /// Removes every form of the keys from what the plugin says. A structured result that no
 /// longer parses after redaction is dropped (its text is kept).
 fn redact_answer(answer: ToolCall, keys: &CallKeys) -> ToolCall {
     match answer {
         ToolCall::Result(mut result) => {
             result.text = keys.redact_text(&result.text);
-            result.structured = result
-                .structured
-                .map(|structured| keys.redact_text(&structured))
-                .filter(|structured| serde_json::from_str::<serde_json::Value>(structured).is_ok());
+            // Re-parsed only when redaction changed it (the output check already ran).
+            result.structured = result.structured.and_then(|structured| {
+                let redacted = keys.redact_text(&structured);
+                let unchanged = redacted == structured;
+                (unchanged || serde_json::from_str::<serde_json::Value>(&redacted).is_ok())
+                    .then_some(redacted)
+            });
             ToolCall::Result(result)
         }
         ToolCall::InvalidArguments(message) => {
@@ -247,27 +286,43 @@ fn after_writes(failure: &CallFailure, report: &CallReport) -> String {
 }
 
 /// The arguments as JSON, checked against the tool's input schema (C4); a problem names the
-/// argument.
-fn validate_arguments(tool: &HostTool, arguments_json: &str) -> Result<serde_json::Value, String> {
-    let arguments: serde_json::Value = serde_json::from_str(arguments_json)
-        .map_err(|error| format!("the arguments are not JSON: {error}"))?;
-    let problems: Vec<String> = tool
-        .schemas
-        .input
-        .iter_errors(&arguments)
-        .take(3)
-        .map(|error| {
-            let at = error.instance_path.to_string();
-            if at.is_empty() {
-                error.to_string()
+/// argument. The check gets a tenth of the call's deadline, so that the call ends within its
+/// deadline plus 10% (P6); the argument cap and the schema subset (`policy::schema`) bound it.
+async fn validate_arguments(
+    plugin: &Plugin,
+    tool: &str,
+    arguments_json: &str,
+) -> Result<serde_json::Value, String> {
+    let limits = plugin.limits();
+    if arguments_json.len() > limits.max_argument_bytes {
+        return Err(format!(
+            "the arguments are larger than the host's limit of {} bytes",
+            limits.max_argument_bytes
+        ));
+    }
+    let budget = limits.deadline / 10;
+    let arguments_json = arguments_json.to_string();
+    let checked = plugin
+        .check_within(tool, budget, move |tool: &HostTool| {
+            let arguments: serde_json::Value = serde_json::from_str(&arguments_json)
+                .map_err(|error| format!("the arguments are not JSON: {error}"))?;
+            let problems = crate::policy::schema::problems(
+                &tool.schemas.input,
+                &tool.descriptor.input_schema,
+                &arguments,
+                3,
+            );
+            if problems.is_empty() {
+                Ok(arguments)
             } else {
-                format!("{at}: {error}")
+                Err(problems.join("; "))
             }
         })
-        .collect();
-    if problems.is_empty() {
-        Ok(arguments)
-    } else {
-        Err(problems.join("; "))
-    }
+        .await;
+    checked.unwrap_or_else(|| {
+        Err(format!(
+            "the arguments could not be checked within {budget:?}, a tenth of the call's \
+             deadline; the plugin was not called"
+        ))
+    })
 }

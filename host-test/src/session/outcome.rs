@@ -20,12 +20,26 @@ pub(super) fn finish(
             if result.is_error {
                 result.structured = None;
             } else if let Some(structured) = &result.structured {
-                let valid = serde_json::from_str::<serde_json::Value>(structured)
-                    .is_ok_and(|value| tool.schemas.output.is_valid(&value));
-                if !valid {
+                use crate::policy::schema::{self, OutputCheck};
+                // The runtime checks within the call's deadline (P6); check here only if it
+                // did not.
+                let check = match report.output_check {
+                    OutputCheck::NotChecked => {
+                        schema::check_output(&tool.schemas.output, structured)
+                    }
+                    checked => checked,
+                };
+                let problem = match check {
+                    OutputCheck::Matches => None,
+                    OutputCheck::OutOfTime => {
+                        Some("could not be checked against its output schema in time")
+                    }
+                    _ => Some("did not match its output schema"),
+                };
+                if let Some(problem) = problem {
                     result.structured = None;
                     result.text = format!(
-                        "{}\nHost: the plugin's structured output did not match its output schema and was dropped.",
+                        "{}\nHost: the plugin's structured output {problem} and was dropped.",
                         result.text
                     );
                 }

@@ -25,6 +25,8 @@ pub(super) struct Invocation<'a> {
     pub binding: Binding,
     /// From the manifest the host checked.
     pub writes_allowed: bool,
+    /// The face's per-request hook (progress, cancellation), if it watches the call.
+    pub observer: Option<std::sync::Arc<dyn crate::runtime::CallObserver>>,
 }
 
 impl Session {

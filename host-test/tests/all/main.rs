@@ -9,6 +9,7 @@ mod adversarial;
 mod cli;
 mod confirmation;
 mod end_to_end;
+mod mcp;
 mod plugins;
 mod schemas;
 mod support;
