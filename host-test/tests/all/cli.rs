@@ -100,6 +100,8 @@ fn every_command_has_help() {
         vec!["connect", "--help"],
         vec!["sim", "--help"],
         vec!["demo", "--help"],
+        vec!["mcp", "--help"],
+        vec!["probe", "--help"],
     ] {
         let output = dema_host(&args);
         assert!(output.status.success(), "{args:?}");
