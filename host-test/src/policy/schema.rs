@@ -488,215 +488,192 @@ impl Walk<'_> {
             Value::Object(map) => map,
             _ => return Err(format!("a schema must be an object or a boolean (at {at})")),
         };
-        let mut expansion = Expansion::one();
-        let mut own = 1usize;
-        let mut children = ChildLoads::new();
-        let mut has_subschemas = false;
-        let mut flat = Map::new();
+        let mut node = Node::new();
         for (keyword, value) in map {
             let here = format!("{at}/{}", escape(keyword));
-            match keyword.as_str() {
-                "$schema" => {
-                    let draft = value.as_str().map(|uri| uri.trim_end_matches('#'));
-                    if depth != 1 || draft != Some(DRAFT_2020_12) {
-                        return Err(format!(
-                            "only draft 2020-12 is accepted, declared at the top (at {here})"
-                        ));
-                    }
-                }
-                "$defs" | "definitions" => {
-                    if depth != 1 || !value.is_object() {
-                        return Err(format!(
-                            "`{keyword}` must be an object at the top of the schema (at {here})"
-                        ));
-                    }
-                }
-                "$ref" => {
-                    let (target, reference) = self.reference(value, &here, depth + 1)?;
-                    expansion.contain(&target);
-                    add_load(&mut children.in_place, &target.load);
-                    flat.insert(keyword.clone(), Value::String(reference));
-                }
-                "title" | "description" | "$comment" | "default" | "examples" | "deprecated"
-                | "readOnly" | "writeOnly" => {}
-                "format" => {
-                    if !value.is_string() {
-                        return Err(format!("`format` must be a string (at {here})"));
-                    }
-                }
-                "type" | "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum"
-                | "minLength" | "maxLength" | "minItems" | "maxItems" | "minContains"
-                | "maxContains" | "minProperties" | "maxProperties" => {
-                    own += 1;
-                    flat.insert(keyword.clone(), value.clone());
-                }
-                // A fractional divisor runs big-fraction arithmetic on every value checked.
-                "multipleOf" => {
-                    if value.as_u64().is_none_or(|divisor| divisor == 0) {
-                        return Err(format!(
-                            "`multipleOf` must be a positive integer (at {here})"
-                        ));
-                    }
-                    own += 1;
-                    flat.insert(keyword.clone(), value.clone());
-                }
-                "const" | "enum" => {
-                    let values = match value {
-                        Value::Array(values) if keyword == "enum" => values.as_slice(),
-                        _ if keyword == "enum" => &[],
-                        _ => std::slice::from_ref(value),
-                    };
-                    if values.is_empty() || !values.iter().all(is_scalar) {
-                        return Err(format!(
-                            "`{keyword}` must hold scalar values only (at {here})"
-                        ));
-                    }
-                    // Each value is compared in turn, and a comparison of numbers parses
-                    // both: about two checks' time.
-                    own = own.saturating_add(2 * values.len());
-                    flat.insert(keyword.clone(), value.clone());
-                }
-                "required" => {
-                    own = own.saturating_add(1 + names(value, &here)?);
-                    flat.insert(keyword.clone(), value.clone());
-                }
-                "dependentRequired" => {
-                    let Some(dependents) = value.as_object() else {
-                        return Err(format!("`dependentRequired` must be an object (at {here})"));
-                    };
-                    own += 1;
-                    for required in dependents.values() {
-                        own = own.saturating_add(names(required, &here)?);
-                    }
-                    flat.insert(keyword.clone(), value.clone());
-                }
-                "pattern" => {
-                    check_pattern(value.as_str(), &here)?;
-                    own += 1;
-                    expansion.patterns += 1;
-                    flat.insert(keyword.clone(), value.clone());
-                }
-                "properties" | "patternProperties" | "dependentSchemas" => {
-                    let Some(members) = value.as_object() else {
-                        return Err(format!("`{keyword}` must be an object (at {here})"));
-                    };
-                    own += 1;
-                    has_subschemas = true;
-                    let mut flat_members = Map::new();
-                    for (name, subschema) in members {
-                        let path = format!("{here}/{}", escape(name));
-                        if keyword == "patternProperties" {
-                            check_pattern(Some(name), &path)?;
-                            expansion.patterns += 1;
-                        }
-                        let (child, stand_in) = self.schema(subschema, &path, depth + 1)?;
-                        expansion.contain(&child);
-                        match keyword.as_str() {
-                            "properties" => max_load(&mut children.property, &child.load),
-                            "patternProperties" => add_load(&mut children.by_pattern, &child.load),
-                            _ => add_load(&mut children.in_place, &child.load),
-                        }
-                        flat_members.insert(name.clone(), stand_in);
-                    }
-                    flat.insert(keyword.clone(), Value::Object(flat_members));
-                }
-                "additionalProperties"
-                | "propertyNames"
-                | "items"
-                | "contains"
-                | "not"
-                | "if"
-                | "then"
-                | "else" => {
-                    own += 1;
-                    has_subschemas = true;
-                    let (child, stand_in) = self.schema(value, &here, depth + 1)?;
-                    expansion.contain(&child);
-                    let loads = match keyword.as_str() {
-                        "additionalProperties" => &mut children.by_pattern,
-                        "propertyNames" => &mut children.key,
-                        "items" => &mut children.item,
-                        "contains" => &mut children.contains,
-                        _ => &mut children.in_place,
-                    };
-                    if keyword == "items" {
-                        max_load(loads, &child.load);
-                    } else {
-                        add_load(loads, &child.load);
-                    }
-                    flat.insert(keyword.clone(), stand_in);
-                }
-                "allOf" | "anyOf" | "oneOf" | "prefixItems" => {
-                    let Some(subschemas) = value.as_array().filter(|s| !s.is_empty()) else {
-                        return Err(format!("`{keyword}` must be a non-empty array (at {here})"));
-                    };
-                    own += 1;
-                    has_subschemas = true;
-                    let mut stand_ins = Vec::with_capacity(subschemas.len());
-                    for (index, subschema) in subschemas.iter().enumerate() {
-                        let path = format!("{here}/{index}");
-                        let (child, stand_in) = self.schema(subschema, &path, depth + 1)?;
-                        expansion.contain(&child);
-                        if keyword == "prefixItems" {
-                            max_load(&mut children.item, &child.load);
-                        } else {
-                            add_load(&mut children.in_place, &child.load);
-                        }
-                        stand_ins.push(stand_in);
-                    }
-                    flat.insert(keyword.clone(), Value::Array(stand_ins));
-                }
-                "$id" | "$anchor" | "$dynamicRef" | "$dynamicAnchor" | "$recursiveRef"
-                | "$recursiveAnchor" | "$vocabulary" => {
-                    return Err(format!(
-                        "`{keyword}` is not allowed: references stay in the document, as \
-                         `#/$defs/NAME` (at {here})"
-                    ));
-                }
-                "uniqueItems"
-                | "unevaluatedProperties"
-                | "unevaluatedItems"
-                | "contentEncoding"
-                | "contentMediaType"
-                | "contentSchema" => {
-                    return Err(format!(
-                        "`{keyword}` is not allowed: its cost is not bounded (at {here})"
-                    ));
-                }
-                _ => {
-                    return Err(format!(
-                        "unknown keyword `{keyword}` (at {here}); the host accepts a subset \
-                         of JSON Schema 2020-12"
-                    ));
-                }
-            }
+            self.keyword(&mut node, keyword, value, &here, depth)?;
         }
-        expansion.load = children.total(own);
-        if expansion.subschemas > MAX_SUBSCHEMAS {
-            return Err(format!(
-                "more than {MAX_SUBSCHEMAS} subschemas, counting a `$ref` target at each use \
-                 (at {at})"
-            ));
-        }
-        if expansion.max_load() > MAX_LOAD {
-            return Err(format!(
-                "more than {MAX_LOAD} checks would apply to one value, counting a `$ref` \
-                 target at each use (at {at})"
-            ));
-        }
-        if expansion.patterns > MAX_PATTERNS {
-            return Err(format!(
-                "more than {MAX_PATTERNS} patterns, counting a `$ref` target at each use \
-                 (at {at})"
-            ));
-        }
-        let flat = Value::Object(flat);
+        let (expansion, flat, has_subschemas) = node.finish(at)?;
         let stand_in = if has_subschemas {
             Value::from_iter([("$ref".to_string(), Value::String(self.define(flat)))])
         } else {
             flat
         };
         Ok((expansion, stand_in))
+    }
+
+    /// One keyword of a subschema: refused, or checked and counted into `node`.
+    fn keyword(
+        &mut self,
+        node: &mut Node,
+        keyword: &str,
+        value: &Value,
+        here: &str,
+        depth: usize,
+    ) -> Result<(), String> {
+        match keyword {
+            "$schema" => {
+                let draft = value.as_str().map(|uri| uri.trim_end_matches('#'));
+                if depth != 1 || draft != Some(DRAFT_2020_12) {
+                    return Err(format!(
+                        "only draft 2020-12 is accepted, declared at the top (at {here})"
+                    ));
+                }
+            }
+            "$defs" | "definitions" => {
+                if depth != 1 || !value.is_object() {
+                    return Err(format!(
+                        "`{keyword}` must be an object at the top of the schema (at {here})"
+                    ));
+                }
+            }
+            "$ref" => {
+                let (target, reference) = self.reference(value, here, depth + 1)?;
+                node.expansion.contain(&target);
+                add_load(&mut node.children.in_place, &target.load);
+                node.flat
+                    .insert(keyword.to_string(), Value::String(reference));
+            }
+            "title" | "description" | "$comment" | "default" | "examples" | "deprecated"
+            | "readOnly" | "writeOnly" => {}
+            "format" => {
+                if !value.is_string() {
+                    return Err(format!("`format` must be a string (at {here})"));
+                }
+            }
+            "type" | "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum"
+            | "minLength" | "maxLength" | "minItems" | "maxItems" | "minContains"
+            | "maxContains" | "minProperties" | "maxProperties" | "multipleOf" | "const"
+            | "enum" | "required" | "dependentRequired" | "pattern" => {
+                node.own = node.own.saturating_add(check_cost(keyword, value, here)?);
+                if keyword == "pattern" {
+                    node.expansion.patterns += 1;
+                }
+                node.flat.insert(keyword.to_string(), value.clone());
+            }
+            "properties" | "patternProperties" | "dependentSchemas" => {
+                self.members(node, keyword, value, here, depth)?;
+            }
+            "additionalProperties"
+            | "propertyNames"
+            | "items"
+            | "contains"
+            | "not"
+            | "if"
+            | "then"
+            | "else" => {
+                node.own += 1;
+                node.has_subschemas = true;
+                let (child, stand_in) = self.schema(value, here, depth + 1)?;
+                node.expansion.contain(&child);
+                let loads = match keyword {
+                    "additionalProperties" => &mut node.children.by_pattern,
+                    "propertyNames" => &mut node.children.key,
+                    "items" => &mut node.children.item,
+                    "contains" => &mut node.children.contains,
+                    _ => &mut node.children.in_place,
+                };
+                if keyword == "items" {
+                    max_load(loads, &child.load);
+                } else {
+                    add_load(loads, &child.load);
+                }
+                node.flat.insert(keyword.to_string(), stand_in);
+            }
+            "allOf" | "anyOf" | "oneOf" | "prefixItems" => {
+                self.list(node, keyword, value, here, depth)?;
+            }
+            "$id" | "$anchor" | "$dynamicRef" | "$dynamicAnchor" | "$recursiveRef"
+            | "$recursiveAnchor" | "$vocabulary" => {
+                return Err(format!(
+                    "`{keyword}` is not allowed: references stay in the document, as \
+                     `#/$defs/NAME` (at {here})"
+                ));
+            }
+            "uniqueItems"
+            | "unevaluatedProperties"
+            | "unevaluatedItems"
+            | "contentEncoding"
+            | "contentMediaType"
+            | "contentSchema" => {
+                return Err(format!(
+                    "`{keyword}` is not allowed: its cost is not bounded (at {here})"
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "unknown keyword `{keyword}` (at {here}); the host accepts a subset \
+                     of JSON Schema 2020-12"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `properties`, `patternProperties`, `dependentSchemas`: an object of subschemas.
+    fn members(
+        &mut self,
+        node: &mut Node,
+        keyword: &str,
+        value: &Value,
+        here: &str,
+        depth: usize,
+    ) -> Result<(), String> {
+        let Some(members) = value.as_object() else {
+            return Err(format!("`{keyword}` must be an object (at {here})"));
+        };
+        node.own += 1;
+        node.has_subschemas = true;
+        let mut flat_members = Map::new();
+        for (name, subschema) in members {
+            let path = format!("{here}/{}", escape(name));
+            if keyword == "patternProperties" {
+                check_pattern(Some(name), &path)?;
+                node.expansion.patterns += 1;
+            }
+            let (child, stand_in) = self.schema(subschema, &path, depth + 1)?;
+            node.expansion.contain(&child);
+            match keyword {
+                "properties" => max_load(&mut node.children.property, &child.load),
+                "patternProperties" => add_load(&mut node.children.by_pattern, &child.load),
+                _ => add_load(&mut node.children.in_place, &child.load),
+            }
+            flat_members.insert(name.clone(), stand_in);
+        }
+        node.flat
+            .insert(keyword.to_string(), Value::Object(flat_members));
+        Ok(())
+    }
+
+    /// `allOf`, `anyOf`, `oneOf`, `prefixItems`: a non-empty array of subschemas.
+    fn list(
+        &mut self,
+        node: &mut Node,
+        keyword: &str,
+        value: &Value,
+        here: &str,
+        depth: usize,
+    ) -> Result<(), String> {
+        let Some(subschemas) = value.as_array().filter(|s| !s.is_empty()) else {
+            return Err(format!("`{keyword}` must be a non-empty array (at {here})"));
+        };
+        node.own += 1;
+        node.has_subschemas = true;
+        let mut stand_ins = Vec::with_capacity(subschemas.len());
+        for (index, subschema) in subschemas.iter().enumerate() {
+            let path = format!("{here}/{index}");
+            let (child, stand_in) = self.schema(subschema, &path, depth + 1)?;
+            node.expansion.contain(&child);
+            if keyword == "prefixItems" {
+                max_load(&mut node.children.item, &child.load);
+            } else {
+                add_load(&mut node.children.in_place, &child.load);
+            }
+            stand_ins.push(stand_in);
+        }
+        node.flat
+            .insert(keyword.to_string(), Value::Array(stand_ins));
+        Ok(())
     }
 
     /// A `$ref` used at nesting `depth`: only local, into the top-level definitions, acyclic.
@@ -767,6 +744,92 @@ impl Walk<'_> {
 }
 
 /// `#/$defs/NAME` or `#/definitions/NAME` as (container, NAME), NAME needing no escaping.
+/// One subschema while it is walked: its cost so far, and its flattened form.
+struct Node {
+    expansion: Expansion,
+    /// Checks this subschema itself applies to a value.
+    own: usize,
+    children: ChildLoads,
+    has_subschemas: bool,
+    flat: Map<String, Value>,
+}
+
+impl Node {
+    fn new() -> Node {
+        Node {
+            expansion: Expansion::one(),
+            own: 1,
+            children: ChildLoads::new(),
+            has_subschemas: false,
+            flat: Map::new(),
+        }
+    }
+
+    /// The subschema's cost, held to the per-schema caps, and its flattened form.
+    fn finish(mut self, at: &str) -> Result<(Expansion, Value, bool), String> {
+        self.expansion.load = self.children.total(self.own);
+        let expansion = self.expansion;
+        if expansion.subschemas > MAX_SUBSCHEMAS {
+            return Err(format!(
+                "more than {MAX_SUBSCHEMAS} subschemas, counting a `$ref` target at each use \
+                 (at {at})"
+            ));
+        }
+        if expansion.max_load() > MAX_LOAD {
+            return Err(format!(
+                "more than {MAX_LOAD} checks would apply to one value, counting a `$ref` \
+                 target at each use (at {at})"
+            ));
+        }
+        if expansion.patterns > MAX_PATTERNS {
+            return Err(format!(
+                "more than {MAX_PATTERNS} patterns, counting a `$ref` target at each use \
+                 (at {at})"
+            ));
+        }
+        Ok((expansion, Value::Object(self.flat), self.has_subschemas))
+    }
+}
+
+/// The checks one assertion keyword applies to a value, after its own rules.
+fn check_cost(keyword: &str, value: &Value, here: &str) -> Result<usize, String> {
+    match keyword {
+        // A fractional divisor runs big-fraction arithmetic on every value checked.
+        "multipleOf" if value.as_u64().is_none_or(|divisor| divisor == 0) => Err(format!(
+            "`multipleOf` must be a positive integer (at {here})"
+        )),
+        "const" | "enum" => {
+            let values = match value {
+                Value::Array(values) if keyword == "enum" => values.as_slice(),
+                _ if keyword == "enum" => &[],
+                _ => std::slice::from_ref(value),
+            };
+            if values.is_empty() || !values.iter().all(is_scalar) {
+                return Err(format!(
+                    "`{keyword}` must hold scalar values only (at {here})"
+                ));
+            }
+            // Each value is compared in turn, and a comparison of numbers parses both: about
+            // two checks' time.
+            Ok(2 * values.len())
+        }
+        "required" => Ok(1 + names(value, here)?),
+        "dependentRequired" => {
+            let Some(dependents) = value.as_object() else {
+                return Err(format!("`dependentRequired` must be an object (at {here})"));
+            };
+            dependents.values().try_fold(1usize, |sum, required| {
+                Ok(sum.saturating_add(names(required, here)?))
+            })
+        }
+        "pattern" => {
+            check_pattern(value.as_str(), here)?;
+            Ok(1)
+        }
+        _ => Ok(1),
+    }
+}
+
 fn local_definition(reference: &str) -> Option<(&'static str, &str)> {
     let (container, name) = if let Some(name) = reference.strip_prefix("#/$defs/") {
         ("$defs", name)
