@@ -241,6 +241,17 @@ impl CallKeys {
         Ok(CallKeys { keys, forms })
     }
 
+    /// These keys and `other`'s (a key rotated during a call): one redaction pass covers both.
+    pub fn with(mut self, other: &CallKeys) -> CallKeys {
+        for form in &other.forms {
+            if !self.forms.contains(form) {
+                self.forms.push(form.clone());
+            }
+        }
+        self.forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+        self
+    }
+
     pub fn get(&self, slot: &str) -> Option<&Secret> {
         self.keys
             .iter()
@@ -448,6 +459,16 @@ mod tests {
             assert!(!keys.any_in(redacted.as_bytes()), "{form} -> {redacted}");
         }
         assert!(!keys.any_in(b"an ordinary response body"));
+        // A key rotated during a call: both are redacted in one pass.
+        let rotated = CallKeys::resolve(&[slot("s")], &FixedKey(Secret::new("rotated-key-9f8e")));
+        let Ok(rotated) = rotated else {
+            panic!("fixed keys resolve")
+        };
+        let both = keys.with(&rotated);
+        assert_eq!(
+            both.redact_text(&format!("{key} rotated-key-9f8e")),
+            "[REDACTED] [REDACTED]"
+        );
     }
 
     #[test]

@@ -163,11 +163,8 @@ impl Session {
         // The plugin may hand on what a server echoed, in any encoding: the agent and the
         // person get nothing of a key (P3). Keys looked up at the start and now, in case one
         // was rotated during the call.
-        let keys_now = self.call_keys().unwrap_or_default();
-        Ok((
-            redact_answer(redact_answer(answer, &keys_at_start), &keys_now),
-            report,
-        ))
+        let keys = keys_at_start.with(&self.call_keys().unwrap_or_default());
+        Ok((redact_answer(answer, &keys), report))
     }
 
     /// One run of the tool in a fresh store, with this call's keys, audited.
