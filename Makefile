@@ -5,7 +5,7 @@
 CARGO ?= cargo
 HOST := target/release/dema-host
 
-.PHONY: wasm-target plugin build demo test fmt lint unit hostile-rss
+.PHONY: wasm-target plugin build demo test fmt lint unit hostile-rss dist reproducible
 
 wasm-target:
 	@rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2
@@ -39,3 +39,12 @@ test: fmt lint unit
 ## Peak host memory and time under each hostile fixture (after `make test` built them).
 hostile-rss: build
 	python3 scripts/hostile_rss.py
+
+## The marketplace package: dist/ingrid-returns-<version>.wasm and .json, signed by the key
+## file DEMA_PUBLISHER_KEY_FILE names (without one: a development build, throwaway key).
+dist: wasm-target
+	$(CARGO) run --locked -q -p host-test --bin dema-host -- package --out-dir dist
+
+## `make dist` from two clean clones in different directories gives the same sha256.
+reproducible: wasm-target
+	scripts/reproducible.sh

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod manifest;
 pub mod mcp;
 pub mod outbound;
+pub mod package;
 pub mod policy;
 pub mod private_file;
 pub mod runtime;
@@ -27,3 +28,6 @@ pub mod session;
 
 /// The Ingrid plugin built from this workspace, embedded as the default plugin.
 pub const EMBEDDED_PLUGIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ingrid_plugin.wasm"));
+/// The `rustc --version` that built [`EMBEDDED_PLUGIN`] (release profile, `wasm32-wasip2`).
+pub const EMBEDDED_PLUGIN_RUSTC: &str =
+    include_str!(concat!(env!("OUT_DIR"), "/ingrid_plugin.rustc"));

@@ -4,16 +4,19 @@
 use serde::Deserialize;
 use wasmtime::wasmparser::{Parser, Payload};
 
+use crate::policy::world::{self, WorldError};
+
 /// The custom section's name, as the WIT documents it.
 pub const SECTION_NAME: &str = "dema:integration/manifest";
-/// The `dema:integration` versions this host implements.
-pub const SUPPORTED_WIT_VERSIONS: &[&str] = &["0.1.0"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Manifest {
     pub manifest_version: u32,
     pub id: String,
+    /// The plugin's name in a marketplace ("Ingrid Returns").
+    #[serde(default)]
+    pub name: Option<String>,
     /// The service the plugin acts on, as the person is shown it ("changes in Ingrid").
     #[serde(default)]
     pub service: Option<String>,
@@ -85,8 +88,10 @@ pub enum ManifestError {
     Duplicate(usize),
     #[error("the plugin's manifest is not valid: {0}")]
     Invalid(String),
-    #[error("the plugin implements dema:integration {0}, which this host does not support")]
-    UnsupportedWitVersion(String),
+    #[error("the plugin's manifest names dema:integration version {0:?}, which is not a version")]
+    BadWitVersion(String),
+    #[error("{0}")]
+    UnsupportedWitVersion(WorldError),
     #[error("the plugin's manifest names a tool {0:?}; tool names are 1-64 of a-z, 0-9 and _")]
     BadToolName(String),
     #[error("the plugin's manifest declares the tool `{0}` twice")]
@@ -98,6 +103,11 @@ pub enum ManifestError {
 impl Manifest {
     /// Reads the manifest of a component's bytes.
     pub fn from_component(bytes: &[u8]) -> Result<Manifest, ManifestError> {
+        Manifest::from_json(&Manifest::section(bytes)?)
+    }
+
+    /// The manifest section's bytes: exactly one, in the component or its core module.
+    pub fn section(bytes: &[u8]) -> Result<Vec<u8>, ManifestError> {
         if !bytes.starts_with(b"\0asm") {
             return Err(ManifestError::NotWasm(
                 "it does not start with the wasm magic bytes".into(),
@@ -116,23 +126,32 @@ impl Manifest {
                 }
             }
         }
-        let data = match sections.as_slice() {
-            [] => return Err(ManifestError::Missing),
-            [data] => data,
-            more => return Err(ManifestError::Duplicate(more.len())),
-        };
-        Manifest::from_json(data)
+        match sections.len() {
+            0 => Err(ManifestError::Missing),
+            1 => Ok(sections.swap_remove(0)),
+            more => Err(ManifestError::Duplicate(more)),
+        }
     }
 
-    /// Parses and checks a manifest's JSON: a supported WIT version, well-formed and unique
-    /// tool names (a duplicate would let the install record and the runtime disagree on a
+    /// Parses and checks a manifest's JSON: a supported WIT version, then [`Manifest::parse`]'s
+    /// checks.
+    ///
+    /// [`Manifest::parse`] checks well-formed and unique tool names (a duplicate would let the install record and the runtime disagree on a
     /// tool's effect), unique slot names.
     pub fn from_json(data: &[u8]) -> Result<Manifest, ManifestError> {
+        let manifest = Manifest::parse(data)?;
+        let shown: String = manifest.wit_version.chars().take(40).collect();
+        let version = semver::Version::parse(&manifest.wit_version)
+            .map_err(|_| ManifestError::BadWitVersion(shown))?;
+        world::check_supported(&version).map_err(ManifestError::UnsupportedWitVersion)?;
+        Ok(manifest)
+    }
+
+    /// The manifest's shape and names, whatever WIT version it names (`inspect` shows a
+    /// component this host cannot run).
+    pub fn parse(data: &[u8]) -> Result<Manifest, ManifestError> {
         let manifest: Manifest =
             serde_json::from_slice(data).map_err(|e| ManifestError::Invalid(e.to_string()))?;
-        if !SUPPORTED_WIT_VERSIONS.contains(&manifest.wit_version.as_str()) {
-            return Err(ManifestError::UnsupportedWitVersion(manifest.wit_version));
-        }
         let mut tools = std::collections::BTreeSet::new();
         for tool in &manifest.tools {
             if !is_tool_name(&tool.name) {
@@ -151,6 +170,11 @@ impl Manifest {
             }
         }
         Ok(manifest)
+    }
+
+    /// The plugin's name as a marketplace lists it.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
     }
 
     /// The name a person is shown for where changes happen.

@@ -60,4 +60,19 @@ pub enum CliError {
     Demo(String),
     #[error("the MCP server stopped: {0}")]
     Mcp(String),
+    #[error("{0}")]
+    Package(String),
+    #[error("{0}")]
+    PublisherKey(#[from] crate::package::KeyError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("give the publisher's public key with --publisher-key FILE (PEM)")]
+    NoPublisherKey,
+    #[error(
+        "the package {package} sits beside the plugin: give the publisher's public key with --publisher-key FILE to verify it before loading"
+    )]
+    PackageNeedsKey { package: String },
 }

@@ -7,13 +7,16 @@ pub mod call;
 pub mod connect;
 pub mod demo;
 mod error;
+pub mod inspect;
 pub mod mcp;
 pub mod options;
+pub mod package;
 pub mod probe;
 pub mod prompt;
 pub mod setup;
 pub mod sim;
 pub mod tools;
+pub mod verify;
 
 use std::process::ExitCode;
 
@@ -54,6 +57,15 @@ pub enum Command {
     /// Serve the plugin's tools to an agent as an MCP server on stdin/stdout; changes are
     /// confirmed by the person through the client's elicitation form.
     Mcp(mcp::McpArgs),
+    /// Show what a component is, from its bytes alone: manifest, digest and size, imports and
+    /// exports with their WIT versions, tools and their effects.
+    Inspect(inspect::InspectArgs),
+    /// Check a package before installing it: signature, digest, embedded manifest, WIT version
+    /// and imports. Needs --publisher-key.
+    Verify(verify::VerifyArgs),
+    /// As a publisher, write the signed package (`make dist`): `<id>-<version>.wasm` and
+    /// `.json`, signed by the key file DEMA_PUBLISHER_KEY_FILE names (else a throwaway key).
+    Package(package::PackageArgs),
 }
 
 /// Never a backtrace for a person: a defect is reported as one line.
@@ -98,5 +110,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Sim(args) => sim::run(args).await,
         Command::Demo => demo::run(options).await,
         Command::Mcp(args) => mcp::run(options, args).await,
+        Command::Inspect(args) => inspect::run(args),
+        Command::Verify(args) => verify::run(options, args),
+        Command::Package(args) => package::run(args),
     }
 }

@@ -42,6 +42,10 @@ pub struct Options {
     /// HTTP requests one call may send.
     #[arg(long, global = true, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_requests: u32,
+    /// The publisher's ed25519 public key (PEM) that packages must be signed by: used by
+    /// `verify`, and by `--plugin x.wasm` when its package `x.json` sits beside it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub publisher_key: Option<PathBuf>,
     /// Do not use or fill the compiled-component cache.
     #[arg(long, global = true)]
     pub no_cache: bool,

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 
 use sha2::{Digest, Sha256};
 
-use super::{CliError, Options, prompt};
+use super::{CliError, Options, prompt, verify};
 use crate::EMBEDDED_PLUGIN;
 use crate::cache::CompileCache;
 use crate::keys::Secret;
@@ -23,15 +23,36 @@ pub struct KeyToTry {
     pub key: Secret,
 }
 
-/// The `--plugin` component's bytes, else the embedded plugin's.
+/// The `--plugin` component's bytes, else the embedded plugin's. A `--plugin x.wasm` whose
+/// package `x.json` sits beside it is verified first (`dema-host verify`'s checks); its
+/// install record is then checked as for any component.
 pub fn plugin_bytes(options: &Options) -> Result<Vec<u8>, CliError> {
-    match &options.plugin {
-        Some(path) => std::fs::read(path).map_err(|source| CliError::ReadPlugin {
+    let Some(path) = &options.plugin else {
+        return Ok(EMBEDDED_PLUGIN.to_vec());
+    };
+    let package = path.with_extension("json");
+    if package.exists() {
+        let key = options
+            .publisher_key
+            .as_deref()
+            .ok_or_else(|| CliError::PackageNeedsKey {
+                package: package.display().to_string(),
+            })?;
+        // The bytes loaded are the bytes verified: read once, checked, then used.
+        let wasm = std::fs::read(path).map_err(|source| CliError::ReadPlugin {
             path: path.display().to_string(),
             source,
-        }),
-        None => Ok(EMBEDDED_PLUGIN.to_vec()),
+        })?;
+        verify::verify_bytes(&wasm, &package, key).map_err(|error| CliError::InPlugin {
+            path: path.display().to_string(),
+            inner: Box::new(error),
+        })?;
+        return Ok(wasm);
     }
+    std::fs::read(path).map_err(|source| CliError::ReadPlugin {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Checks the install record, then loads the plugin into a session on the chosen target.

@@ -207,6 +207,7 @@ mod tests {
         Manifest {
             manifest_version: 1,
             id: "acme-orders".into(),
+            name: None,
             service: None,
             version: "1.0.0".into(),
             wit_version: "0.1.0".into(),

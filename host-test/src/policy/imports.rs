@@ -1,24 +1,12 @@
-//! The import allow-list (P6): the interfaces a plugin may import. Anything else (filesystem,
-//! sockets, `wasi:http`, unknown packages) is refused at load time, by name, before any of the
-//! plugin's code runs.
+//! The import allow-list (P6), checked a second time on the compiled component's types: the
+//! names come from [`super::world`]'s one list (our package's interfaces, WASI on its 0.2
+//! track); anything else (filesystem, sockets, `wasi:http`, unknown packages) is refused at
+//! load time, by name, before any of the plugin's code runs.
 
 use wasmtime::Engine;
 use wasmtime::component::{Component, types::ComponentItem};
 
-const ALLOWED_IMPORT_PREFIXES: &[&str] = &[
-    "dema:integration/http@0.1.",
-    "dema:integration/log@0.1.",
-    "dema:integration/types@0.1.",
-    "wasi:io/",
-    "wasi:clocks/",
-    "wasi:random/",
-    "wasi:cli/environment@",
-    "wasi:cli/exit@",
-    "wasi:cli/stdin@",
-    "wasi:cli/stdout@",
-    "wasi:cli/stderr@",
-    "wasi:cli/terminal-",
-];
+use super::world::{Item, import_allowed};
 
 /// The first import the host does not provide, if any.
 pub fn forbidden_import(component: &Component, engine: &Engine) -> Option<String> {
@@ -26,10 +14,14 @@ pub fn forbidden_import(component: &Component, engine: &Engine) -> Option<String
         .component_type()
         .imports(engine)
         .find(|(name, item)| {
-            let allowed = ALLOWED_IMPORT_PREFIXES
-                .iter()
-                .any(|prefix| name.starts_with(prefix));
-            !allowed || !matches!(item.ty, ComponentItem::ComponentInstance(_))
+            let kind = match item.ty {
+                ComponentItem::ComponentInstance(_) => "instance",
+                _ => "other",
+            };
+            !import_allowed(&Item {
+                name: name.to_string(),
+                kind,
+            })
         })
         .map(|(name, _)| name.to_string())
 }

@@ -6,7 +6,9 @@
 //! - [`request`]: the rules one guest request must pass (origin, scheme, IP literals, headers,
 //!   methods, credential placement, body size; redirects are never followed);
 //! - [`egress`]: which resolved addresses a request may connect to;
-//! - [`imports`]: the interfaces a plugin may import;
+//! - [`world`]: the `dema:integration` versions this host runs and the imports it provides,
+//!   read from a component's WIT names;
+//! - [`imports`]: the same import allow-list, on the compiled component's types;
 //! - [`schema`]: the rules for tools' input and output schemas;
 //! - [`gate`]: the write gate of contract C1 (approvals bound to the exact change);
 //! - [`confirm`]: what the person is shown, and the answers a confirmer may give;
@@ -24,3 +26,4 @@ pub mod imports;
 pub mod install;
 pub mod request;
 pub mod schema;
+pub mod world;

@@ -25,6 +25,7 @@ use crate::manifest::{Manifest, ManifestError};
 use crate::outbound::{HttpLimits, OutboundConfig};
 use crate::policy::imports;
 use crate::policy::schema::SchemaError;
+use crate::policy::world::{ComponentWorld, WorldError};
 
 pub use call_state::{CallObserver, CallState, Flow};
 pub use plugin::{CallReport, HostTool, Plugin};
@@ -104,6 +105,8 @@ pub enum LoadError {
     NotAComponent(String),
     #[error("the plugin imports `{0}`, which this host does not provide")]
     ForbiddenImport(String),
+    #[error("{0}")]
+    World(WorldError),
     #[error("the plugin could not be prepared: {0}")]
     Link(String),
     #[error("the plugin's tool list disagrees with its manifest: {0}")]
@@ -171,6 +174,20 @@ impl Runtime {
         cache: Option<&CompileCache>,
         outbound: Arc<OutboundConfig>,
     ) -> Result<Plugin, LoadError> {
+        // The world's version and imports by name first: nothing is compiled for a component
+        // this host cannot run.
+        let built = ComponentWorld::read(wasm)
+            .and_then(|world| world.check())
+            .map_err(|error| match error {
+                WorldError::ForbiddenImport(name) => LoadError::ForbiddenImport(name),
+                other => LoadError::World(other),
+            })?;
+        if manifest.wit_version != built.to_string() {
+            return Err(LoadError::World(WorldError::ManifestDisagrees {
+                manifest: manifest.wit_version.clone(),
+                built: built.to_string(),
+            }));
+        }
         let digest = hex::encode(Sha256::digest(wasm));
         let component = match cache {
             Some(cache) => cache

@@ -25,6 +25,8 @@ pub struct Fixtures {
     pub hostile_schemas: Vec<u8>,
     /// Proposals that try to make the person approve something else than what is applied.
     pub deceiver: Vec<u8>,
+    /// Built against `dema:integration@0.2.0`, a version this host does not implement.
+    pub future_world: Vec<u8>,
     pub cache: CompileCache,
 }
 
@@ -79,6 +81,7 @@ pub fn fixtures() -> &'static Fixtures {
             acme: read("acme.wasm"),
             hostile_schemas: read("hostile_schemas.wasm"),
             deceiver: read("deceiver.wasm"),
+            future_world: read("future_world.wasm"),
             cache: CompileCache::at(build_dir.join("compiled")),
         };
         // Compile the rogue once, before the tests race to load it.
