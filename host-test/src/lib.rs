@@ -7,9 +7,10 @@
 //! - [`session`]: one loaded plugin on one target, the call flow every face uses;
 //! - [`cli`]: the command-line face (`dema-host`);
 //! - [`mcp`]: the MCP face (`dema-host mcp`), the same session served to agents;
+//! - [`package`]: marketplace packages: signing (publisher) and verifying (operator);
 //! - [`dev`]: development aids that know Ingrid: the simulator and the demo.
 //!
-//! docs/ARCHITECTURE.md describes the layers, a call's flow and the contracts (C1-C10) that
+//! docs/ARCHITECTURE.md describes the layers, a call's flow and the contracts (C1-C12) that
 //! comments cite.
 
 pub mod bindings;
