@@ -50,13 +50,16 @@ fn main() {
         command.env_remove(var);
     }
     // Reproducible and free of machine paths and registry names: the workspace is `/plugin`,
-    // each registry's sources `/crates` (a later prefix wins over `/cargo`, CARGO_HOME's).
+    // the target directory `/target`, each registry's sources `/crates` (a later, more
+    // specific prefix wins over an earlier one).
     let cargo_home = env::var("CARGO_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env::var("HOME").unwrap_or_default()).join(".cargo"));
     let mut remap = vec![
         format!("--remap-path-prefix={}=/cargo", cargo_home.display()),
         format!("--remap-path-prefix={}=/plugin", root.display()),
+        // Build scripts' generated sources (OUT_DIR), wherever the target directory is.
+        format!("--remap-path-prefix={}=/target", target_dir.display()),
     ];
     if let Ok(registries) = std::fs::read_dir(cargo_home.join("registry").join("src")) {
         let mut registries: Vec<PathBuf> = registries.flatten().map(|e| e.path()).collect();
