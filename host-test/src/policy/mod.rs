@@ -27,3 +27,6 @@ pub mod install;
 pub mod request;
 pub mod schema;
 pub mod world;
+
+#[cfg(test)]
+mod fuzz;
