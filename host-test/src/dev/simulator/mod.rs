@@ -14,6 +14,15 @@
 //! - Injected failures ([`SimulatorHandle::inject_failures`] or `POST /_sim/failures` with
 //!   `{"status", "count", "retryAfterSecs"?}`) are queued and answer the next `/merchant/*`
 //!   requests before auth; a 429 always carries `Retry-After` (1 s unless given).
+//! - Faults per route and call number ([`SimulatorHandle::inject`], or a faults file, see
+//!   [`fault_file`]): latency, 429 with `Retry-After` in seconds or as an HTTP date, 5xx,
+//!   resets before the request is read or after a write is applied, truncated, malformed,
+//!   oversized or trickled bodies, a missing or changed field, a proxy's HTML page. A fault
+//!   that answers instead of the API does so before auth and before queued failures.
+//! - Counters ([`SimulatorHandle::counters`]): requests per route, writes applied per resource.
+//! - Errors are `{"message", "code"}` (M5), or RFC 9457 problem details
+//!   ([`SimulatorHandle::set_error_shape`]); a 422 of a report then names each bad item in
+//!   `errors[]` (`param` like `items[0].quantity`).
 //! - Request bodies above 64 KiB get 413.
 //!
 //! # Seed facts tests can rely on (checked by `seed_matches_documented_facts`)
@@ -34,7 +43,14 @@
 //! Find a return for a scenario by query rather than by id, e.g. the first REFUND return of
 //! `GET /merchant/return?status=IN_TRANSIT`.
 
+mod conn;
+pub mod fault_file;
+#[cfg(test)]
+mod fault_tests;
+pub mod faults;
+mod gatekeeper;
 mod model;
+mod problem;
 mod routes;
 mod seed;
 #[cfg(test)]
@@ -48,6 +64,8 @@ use anyhow::{Context, bail};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use faults::{CallMatch, Counters, Fault, FaultKind, RetryAfter, Route};
+pub use problem::ErrorShape;
 use routes::{Shared, SimState, lock};
 
 /// The only key the simulator accepts.
@@ -116,6 +134,38 @@ impl SimulatorHandle {
         lock(&self.shared).queue_failure(failure);
     }
 
+    /// Adds a fault after those already injected; for each call the first that matches
+    /// applies (see [`faults`]). Calls are counted from the simulator's start, so
+    /// `CallMatch::Nth(1)` injected after a first call never fires.
+    pub fn inject(&self, fault: Fault) {
+        lock(&self.shared).faults.inject(fault);
+    }
+
+    /// Removes every injected fault (the counters go on).
+    pub fn clear_faults(&self) {
+        lock(&self.shared).faults.clear();
+    }
+
+    /// Requests received per route and writes applied per resource, so far.
+    pub fn counters(&self) -> Counters {
+        lock(&self.shared).faults.counters.clone()
+    }
+
+    /// Requests received on `route` so far, faults and refusals included.
+    pub fn requests_received(&self, route: Route) -> u64 {
+        lock(&self.shared).faults.counters.requests_to(route)
+    }
+
+    /// How many times a write on `route` was applied to the resource `id` (the id in its path).
+    pub fn writes_applied(&self, route: Route, id: u64) -> u32 {
+        lock(&self.shared).faults.counters.writes_to(route, id)
+    }
+
+    /// Answers errors from now on in `shape`.
+    pub fn set_error_shape(&self, shape: ErrorShape) {
+        lock(&self.shared).error_shape = shape;
+    }
+
     /// Stops accepting requests and waits (up to 5 s) for open ones to finish.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -155,7 +205,10 @@ pub async fn start(addr: SocketAddr) -> anyhow::Result<SimulatorHandle> {
         .local_addr()
         .context("could not read the simulator's listening address")?;
     let shared: Shared = Arc::new(Mutex::new(SimState::new(seed::seed())));
-    let app = routes::router(shared.clone());
+    // Each connection carries a switch a reset fault can trip (`conn.rs`).
+    let app =
+        routes::router(shared.clone()).into_make_service_with_connect_info::<conn::ConnControl>();
+    let listener = conn::FaultListener(listener);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)

@@ -1,15 +1,15 @@
-//! HTTP face of the simulator: a gatekeeper middleware (recording, trace ids, injected
-//! failures, auth, body cap) in front of axum handlers, and the lifecycle rules of the model.
+//! HTTP face of the simulator: the router (behind the gatekeeper of `gatekeeper.rs`), the
+//! handlers, the error type, and the lifecycle rules of the model.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
-use axum::middleware::{self, Next};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -17,24 +17,26 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::faults::FaultBook;
+use super::gatekeeper;
 use super::model::{
     Dataset, ItemStatus, RefundMethod, RefundStatus, RefundTransaction, Resolution, Return,
     ReturnStatus, compose_remark,
 };
-use super::{InjectedFailure, PRODUCTION_KEY, RecordedRequest};
+use super::problem::{self, ErrorShape, FieldError};
+use super::{InjectedFailure, RecordedRequest};
 
-/// Request bodies above this are refused with 413 (the API's bodies are small).
-const MAX_BODY_BYTES: usize = 64 * 1024;
 const MAX_LIMIT: usize = 100;
 const DEFAULT_LIMIT: usize = 50;
 const MAX_REMARK_CHARS: usize = 1000;
 const MAX_EXTERNAL_REFERENCE_CHARS: usize = 200;
-const TRACE_ID: HeaderName = HeaderName::from_static("x-trace-id");
 
 pub(crate) struct SimState {
     pub data: Dataset,
     pub requests: Vec<RecordedRequest>,
     pub failures: VecDeque<InjectedFailure>,
+    pub faults: FaultBook,
+    pub error_shape: ErrorShape,
     pub trace_counter: u64,
 }
 
@@ -44,6 +46,8 @@ impl SimState {
             data,
             requests: Vec::new(),
             failures: VecDeque::new(),
+            faults: FaultBook::default(),
+            error_shape: ErrorShape::default(),
             trace_counter: 0,
         }
     }
@@ -55,7 +59,7 @@ impl SimState {
         }
     }
 
-    fn take_failure(&mut self) -> Option<InjectedFailure> {
+    pub(crate) fn take_failure(&mut self) -> Option<InjectedFailure> {
         let front = self.failures.front_mut()?;
         front.count -= 1;
         let taken = front.clone();
@@ -92,25 +96,36 @@ pub(crate) fn router(shared: Shared) -> Router {
         .route("/_sim/failures", post(queue_failure_route))
         .fallback(no_route)
         .method_not_allowed_fallback(no_route)
-        .layer(middleware::from_fn_with_state(shared.clone(), gatekeeper))
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            gatekeeper::gatekeeper,
+        ))
         .with_state(shared)
 }
 
-/// An error the API answers with: status plus `{"message", "code"}`.
+/// An error the API answers with: status, code, message and any errors per field, in the
+/// simulator's error shape (`problem.rs`).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    pub errors: Vec<FieldError>,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
             message: message.into(),
+            errors: Vec::new(),
         }
+    }
+
+    fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
     }
 
     fn bad_request(message: impl Into<String>) -> Self {
@@ -136,115 +151,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "message": self.message, "code": self.code });
-        (self.status, Json(body)).into_response()
-    }
-}
-
-fn is_merchant_path(path: &str) -> bool {
-    path == "/merchant" || path.starts_with("/merchant/")
-}
-
-/// Runs before every route (and the fallback): records the request, stamps `X-Trace-Id`,
-/// answers injected failures, caps the body and checks the key on `/merchant/*`.
-async fn gatekeeper(State(shared): State<Shared>, request: Request, next: Next) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await;
-    let path = parts.uri.path().to_string();
-    let api_key = parts
-        .headers
-        .get("x-api-key")
-        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-    let merchant = is_merchant_path(&path);
-
-    let (index, trace_id, injected) = {
-        let mut state = lock(&shared);
-        state.trace_counter += 1;
-        let trace_id = format!("sim-{:06}", state.trace_counter);
-        state.requests.push(RecordedRequest {
-            method: parts.method.to_string(),
-            path: path.clone(),
-            query: parts.uri.query().map(str::to_string),
-            api_key: api_key.clone(),
-            body: body
-                .as_ref()
-                .map(|bytes| bytes.to_vec())
-                .unwrap_or_default(),
-            status: 0,
-        });
-        let injected = if merchant { state.take_failure() } else { None };
-        (state.requests.len() - 1, trace_id, injected)
-    };
-
-    let mut response = match (injected, body) {
-        (Some(failure), _) => injected_response(&failure),
-        (None, Err(_)) => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
-            format!("request body could not be read or is larger than {MAX_BODY_BYTES} bytes"),
-        )
-        .into_response(),
-        // Every wrong key gets the same answer: the real API does not say which kind it saw.
-        (None, Ok(_)) if merchant && api_key.as_deref() != Some(PRODUCTION_KEY) => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
-            "missing or invalid API key in the x-api-key header",
-        )
-        .into_response(),
-        (None, Ok(bytes)) => {
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
-        }
-    };
-
-    if let Ok(value) = HeaderValue::from_str(&trace_id) {
-        response.headers_mut().insert(TRACE_ID, value);
-    }
-    if let Some(recorded) = lock(&shared).requests.get_mut(index) {
-        recorded.status = response.status().as_u16();
-    }
-    response
-}
-
-fn injected_response(failure: &InjectedFailure) -> Response {
-    // A 1xx cannot be a final response, so it is sent as 500 like an invalid status.
-    let status = StatusCode::from_u16(failure.status)
-        .ok()
-        .filter(|status| status.as_u16() >= 200)
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let (code, message) = match status.as_u16() {
-        429 => ("TOO_MANY_REQUESTS", "rate limit exceeded; retry later"),
-        500 => ("INTERNAL_ERROR", "internal server error"),
-        502 => ("BAD_GATEWAY", "bad gateway"),
-        503 => ("SERVICE_UNAVAILABLE", "service unavailable"),
-        504 => ("GATEWAY_TIMEOUT", "gateway timeout"),
-        401 => (
-            "UNAUTHORIZED",
-            "missing or invalid API key in the x-api-key header",
-        ),
-        403 => ("FORBIDDEN", "forbidden"),
-        _ => ("INJECTED_FAILURE", "injected failure"),
-    };
-    let mut response = ApiError::new(status, code, message).into_response();
-    let retry_after = match (status.as_u16(), failure.retry_after_secs) {
-        (_, Some(seconds)) => Some(seconds),
-        // A 429 without Retry-After would leave clients guessing.
-        (429, None) => Some(1),
-        _ => None,
-    };
-    if let Some(seconds) = retry_after {
+        let body = problem::message_code_body(&self);
+        let mut response = (self.status, Json(body)).into_response();
+        // Kept for the gatekeeper, which may answer it in the other shape.
+        response.extensions_mut().insert(self);
         response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
-    if status.is_redirection() {
-        // Lets tests check that clients do not follow redirects; stays on this host.
-        response.headers_mut().insert(
-            header::LOCATION,
-            HeaderValue::from_static("/_sim/redirected"),
-        );
-    }
-    response
 }
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {
@@ -637,38 +549,15 @@ pub(crate) fn report_returned_items(
         )));
     }
 
+    // Every bad item is named (one error each, in the order reported); the message is the
+    // first, as when the first error ended the check.
     let mut seen = HashSet::new();
-    for reported in &report.items {
-        let id = reported.return_item_id;
-        let item = ret.items.iter().find(|item| item.id == id).ok_or_else(|| {
-            ApiError::unprocessable(format!(
-                "return item {id} is not an item of return {return_id}"
-            ))
-        })?;
-        if !seen.insert(id) {
-            return Err(ApiError::unprocessable(format!(
-                "return item {id} is reported more than once"
-            )));
-        }
-        if reported.quantity == 0 {
-            return Err(ApiError::unprocessable(format!(
-                "quantity for return item {id} must be at least 1"
-            )));
-        }
-        if reported.quantity > item.quantity {
-            return Err(ApiError::unprocessable(format!(
-                "quantity {} for return item {id} exceeds its returned quantity {}",
-                reported.quantity, item.quantity
-            )));
-        }
-        if let Some(remark) = &reported.remark
-            && remark.chars().count() > MAX_REMARK_CHARS
-        {
-            return Err(ApiError::unprocessable(format!(
-                "remark for return item {id} is longer than {MAX_REMARK_CHARS} characters"
-            )));
-        }
-    }
+    let mut errors: Vec<FieldError> = report
+        .items
+        .iter()
+        .enumerate()
+        .filter_map(|(index, reported)| check_item(ret, index, reported, &mut seen))
+        .collect();
     let missing: Vec<String> = ret
         .items
         .iter()
@@ -676,10 +565,17 @@ pub(crate) fn report_returned_items(
         .map(|item| item.id.to_string())
         .collect();
     if !missing.is_empty() {
-        return Err(ApiError::unprocessable(format!(
-            "every item of return {return_id} must be reported; missing return item(s) {}",
-            missing.join(", ")
-        )));
+        errors.push(FieldError::new(
+            "MISSING_ITEMS",
+            format!(
+                "every item of return {return_id} must be reported; missing return item(s) {}",
+                missing.join(", ")
+            ),
+            "items".to_string(),
+        ));
+    }
+    if let Some(first) = errors.first() {
+        return Err(ApiError::unprocessable(first.detail.clone()).with_errors(errors));
     }
 
     let ret = data
@@ -747,6 +643,60 @@ pub(crate) fn report_returned_items(
     Ok(updated)
 }
 
+/// What is wrong with the `index`-th reported item, if anything (M11, M14).
+fn check_item(
+    ret: &Return,
+    index: usize,
+    reported: &ReportedItem,
+    seen: &mut HashSet<u64>,
+) -> Option<FieldError> {
+    let id = reported.return_item_id;
+    let param = |field: &str| format!("items[{index}].{field}");
+    let Some(item) = ret.items.iter().find(|item| item.id == id) else {
+        let detail = format!("return item {id} is not an item of return {}", ret.id);
+        return Some(FieldError::new(
+            "UNKNOWN_ITEM",
+            detail,
+            param("returnItemId"),
+        ));
+    };
+    if !seen.insert(id) {
+        let detail = format!("return item {id} is reported more than once");
+        return Some(FieldError::new(
+            "DUPLICATE_ITEM",
+            detail,
+            param("returnItemId"),
+        ));
+    }
+    if reported.quantity == 0 {
+        let detail = format!("quantity for return item {id} must be at least 1");
+        return Some(FieldError::new(
+            "QUANTITY_TOO_LOW",
+            detail,
+            param("quantity"),
+        ));
+    }
+    if reported.quantity > item.quantity {
+        let detail = format!(
+            "quantity {} for return item {id} exceeds its returned quantity {}",
+            reported.quantity, item.quantity
+        );
+        return Some(FieldError::new(
+            "QUANTITY_TOO_HIGH",
+            detail,
+            param("quantity"),
+        ));
+    }
+    if let Some(remark) = &reported.remark
+        && remark.chars().count() > MAX_REMARK_CHARS
+    {
+        let detail =
+            format!("remark for return item {id} is longer than {MAX_REMARK_CHARS} characters");
+        return Some(FieldError::new("TOO_LONG", detail, param("remark")));
+    }
+    None
+}
+
 /// Confirms a PENDING refund as paid outside Ingrid; completes the return when it has no
 /// PENDING refund left.
 pub(crate) fn mark_externally_refunded(
@@ -762,9 +712,10 @@ pub(crate) fn mark_externally_refunded(
     if let Some(reference) = &external_reference
         && reference.chars().count() > MAX_EXTERNAL_REFERENCE_CHARS
     {
-        return Err(ApiError::unprocessable(format!(
-            "externalReference is longer than {MAX_EXTERNAL_REFERENCE_CHARS} characters"
-        )));
+        let detail =
+            format!("externalReference is longer than {MAX_EXTERNAL_REFERENCE_CHARS} characters");
+        let field = FieldError::new("TOO_LONG", detail.clone(), "externalReference".to_string());
+        return Err(ApiError::unprocessable(detail).with_errors(vec![field]));
     }
     let refund = data
         .refunds

@@ -15,7 +15,7 @@ use super::routes::{
 };
 use super::*;
 
-fn loopback() -> SocketAddr {
+pub(super) fn loopback() -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
 }
 
@@ -379,29 +379,29 @@ fn partial_approval_refunds_only_approved_quantities() {
 
 // ---------- over HTTP ----------
 
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+pub(super) struct Reply {
+    pub(super) status: u16,
+    pub(super) headers: Vec<(String, String)>,
+    pub(super) body: Vec<u8>,
 }
 
 impl Reply {
-    fn json(&self) -> Value {
+    pub(super) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).expect("JSON body")
     }
 
-    fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(super) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
     }
 
-    fn message(&self) -> String {
+    pub(super) fn message(&self) -> String {
         self.json()["message"]
             .as_str()
             .unwrap_or_default()
@@ -409,13 +409,13 @@ impl Reply {
     }
 }
 
-struct Client {
-    agent: ureq::Agent,
-    base: String,
+pub(super) struct Client {
+    pub(super) agent: ureq::Agent,
+    pub(super) base: String,
 }
 
 impl Client {
-    fn new(base: String) -> Self {
+    pub(super) fn new(base: String) -> Self {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -425,7 +425,7 @@ impl Client {
         Self { agent, base }
     }
 
-    fn finish(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+    pub(super) fn finish(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
         let mut response = response.expect("HTTP exchange with the simulator");
         let headers = response
             .headers()
@@ -444,7 +444,7 @@ impl Client {
         }
     }
 
-    fn get_with(&self, path: &str, key: Option<&str>) -> Reply {
+    pub(super) fn get_with(&self, path: &str, key: Option<&str>) -> Reply {
         let mut request = self.agent.get(format!("{}{path}", self.base));
         if let Some(key) = key {
             request = request.header("x-api-key", key);
@@ -452,11 +452,11 @@ impl Client {
         Self::finish(request.call())
     }
 
-    fn get(&self, path: &str) -> Reply {
+    pub(super) fn get(&self, path: &str) -> Reply {
         self.get_with(path, Some(PRODUCTION_KEY))
     }
 
-    fn post(&self, path: &str, body: &str) -> Reply {
+    pub(super) fn post(&self, path: &str, body: &str) -> Reply {
         let request = self
             .agent
             .post(format!("{}{path}", self.base))
