@@ -3,9 +3,8 @@
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
+use super::rfc3339;
 use crate::api::CallError;
 use crate::ingrid::catalog;
 
@@ -19,9 +18,9 @@ pub fn decode<T: DeserializeOwned>(arguments: Value) -> Result<T, CallError> {
 pub fn timestamp(name: &str, value: Option<String>) -> Result<Option<String>, CallError> {
     match value {
         None => Ok(None),
-        Some(value) => match OffsetDateTime::parse(&value, &Rfc3339) {
-            Ok(_) => Ok(Some(value)),
-            Err(_) => Err(CallError::InvalidArguments(format!(
+        Some(value) => match rfc3339::parse(&value) {
+            Some(_) => Ok(Some(value)),
+            None => Err(CallError::InvalidArguments(format!(
                 "`{name}` must be an RFC 3339 timestamp such as 2026-03-01T00:00:00Z, not {value:?}"
             ))),
         },

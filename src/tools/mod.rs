@@ -32,6 +32,7 @@ pub mod list_returns;
 pub mod mark_refund_externally_refunded;
 pub mod paging;
 pub mod report_returned_items;
+pub mod rfc3339;
 pub mod text;
 pub mod write;
 
