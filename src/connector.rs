@@ -1,6 +1,8 @@
 //! The four exported functions of the `connector` interface, written against [`Transport`] so
 //! they run the same natively (tests) and in the component (glue).
 
+use crate::prelude::*;
+
 use serde_json::Value;
 
 use crate::api::{

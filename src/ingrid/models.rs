@@ -2,6 +2,8 @@
 //! shapes, see the catalog). Money is parsed exactly from the JSON number's digits, never
 //! through f64.
 
+use crate::prelude::*;
+
 use rust_decimal::Decimal;
 use serde::de::{Deserializer, Error as _, Unexpected};
 use serde::{Deserialize, Serialize};

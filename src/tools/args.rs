@@ -1,6 +1,8 @@
 //! Argument helpers shared by tools: decoding with messages that name the argument, dates,
 //! limits and opaque cursors.
 
+use crate::prelude::*;
+
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 

@@ -1,5 +1,7 @@
 //! `get_order`: one order by Ingrid order id or by the merchant's order number (exactly one).
 
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

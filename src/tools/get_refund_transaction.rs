@@ -1,6 +1,8 @@
 //! `get_refund_transaction`: one refund transaction. Its view and one-line description are
 //! shared with `list_refund_transactions` and `mark_refund_externally_refunded`.
 
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -1,5 +1,7 @@
 //! `get_return`: one return with its items, shopper comments fenced as data.
 
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

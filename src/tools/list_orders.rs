@@ -1,6 +1,8 @@
 //! `list_orders`: orders, one page or up to `maxItems`, with the count and total per currency.
 
-use std::collections::BTreeMap;
+use crate::prelude::*;
+
+use alloc::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,9 @@
 //! `list_refund_transactions`: refund transactions, one page or up to `maxItems`, with counts
 //! by status and the pending refund total per currency.
 
-use std::collections::BTreeMap;
+use crate::prelude::*;
+
+use alloc::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,8 @@
 //! `list_returns`: returns, one page or up to `maxItems`, with counts by status.
 
-use std::collections::BTreeMap;
+use crate::prelude::*;
+
+use alloc::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -2,6 +2,8 @@
 //! Ingrid, two-phase (contract C1). `refundedAt` defaults to the time of the proposal, fixed in
 //! its body and taken from the approved body on replay.
 
+use crate::prelude::*;
+
 use serde::Deserialize;
 use serde_json::Value;
 

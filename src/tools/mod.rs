@@ -22,6 +22,8 @@
 //!    `src/tools/<name>/tests.rs` when they grow), and the end-to-end path in
 //!    `host-test/tests/end_to_end.rs`.
 
+use crate::prelude::*;
+
 pub mod args;
 pub mod get_order;
 pub mod get_refund_transaction;

@@ -1,7 +1,9 @@
 //! `report_returned_items`: the warehouse inspection of a return, two-phase (contract C1). It
 //! refuses what Ingrid would refuse, so the person is only asked about a change that can apply.
 
-use std::collections::BTreeSet;
+use crate::prelude::*;
+
+use alloc::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

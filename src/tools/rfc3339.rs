@@ -1,6 +1,8 @@
 //! RFC 3339 timestamps, read and written exactly as the `time` crate's `Rfc3339` format did;
 //! hand-written because the plugin needs only this and the crate cost ~20 KB of the component.
 
+use crate::prelude::*;
+
 /// An instant, comparable whatever the offset or precision it was written with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Instant {
@@ -9,7 +11,7 @@ pub struct Instant {
 }
 
 /// The years `time` represents (without its `large-dates` feature).
-const YEARS: std::ops::RangeInclusive<i64> = -9999..=9999;
+const YEARS: core::ops::RangeInclusive<i64> = -9999..=9999;
 const SECONDS_PER_DAY: i64 = 86_400;
 
 /// Parses `YYYY-MM-DD?HH:MM:SS[.f+](Z|±HH:MM)`. As in `time`: the separator is any one byte,

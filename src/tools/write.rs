@@ -3,6 +3,8 @@
 //! sends the approved writes only if they are still exactly what it would propose. Writes are
 //! never retried; when their outcome is unclear the resource is read back (contract C3).
 
+use crate::prelude::*;
+
 use serde::de::DeserializeOwned;
 
 use super::{failure, rfc3339, text};
