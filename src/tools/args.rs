@@ -10,10 +10,17 @@ use super::rfc3339;
 use crate::api::CallError;
 use crate::ingrid::catalog;
 
-/// Decodes a tool's arguments; serde's message names the offending field.
+/// The arguments are not an object.
+pub const NOT_AN_OBJECT: &str = "arguments must be a JSON object";
+
+/// Decodes a tool's arguments; serde's message names the offending field. `call_tool` let only
+/// an object through: decoding its map (not the `Value`) spares the code for structs written as
+/// arrays, one copy per tool.
 pub fn decode<T: DeserializeOwned>(arguments: Value) -> Result<T, CallError> {
-    serde_json::from_value(arguments)
-        .map_err(|error| CallError::InvalidArguments(error.to_string()))
+    let Value::Object(arguments) = arguments else {
+        return Err(CallError::InvalidArguments(NOT_AN_OBJECT.to_string()));
+    };
+    T::deserialize(arguments).map_err(|error| CallError::InvalidArguments(error.to_string()))
 }
 
 /// Checks an RFC 3339 timestamp and passes it on unchanged.
