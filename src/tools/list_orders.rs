@@ -30,8 +30,8 @@ currency; the result adds the count and total per currency. Customer details are
 use get_order for one order. One page by default; with maxItems (up to 1000) it pages for you \
 and says if it stopped early. When nextCursor is not null, pass it as cursor to continue. \
 Read-only: it never changes anything.",
-    input_schema: include_str!("schemas/list_orders.input.json"),
-    output_schema: include_str!("schemas/list_orders.output.json"),
+    input_schema: schema!("list_orders.input.json"),
+    output_schema: schema!("list_orders.output.json"),
     effect: Effect::Read,
     destructive: false,
     idempotent: true,

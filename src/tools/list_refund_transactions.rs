@@ -30,8 +30,8 @@ and dates; the result adds counts by status and the total still PENDING per curr
 merchant owes). One page by default; with maxItems (up to 1000) it pages for you and says if it \
 stopped early. When nextCursor is not null, pass it as cursor to continue. Read-only: it never \
 changes anything.",
-    input_schema: include_str!("schemas/list_refund_transactions.input.json"),
-    output_schema: include_str!("schemas/list_refund_transactions.output.json"),
+    input_schema: schema!("list_refund_transactions.input.json"),
+    output_schema: schema!("list_refund_transactions.output.json"),
     effect: Effect::Read,
     destructive: false,
     idempotent: true,

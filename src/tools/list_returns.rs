@@ -27,8 +27,8 @@ by Ingrid order id, or by creation time. Each row gives the return id, order, st
 status. One page by default; with maxItems (up to 1000) it pages for you and says if it stopped \
 early. When nextCursor is not null, pass it as cursor to continue. Read-only: it never changes \
 anything. Use get_return for a return's items and comments.",
-    input_schema: include_str!("schemas/list_returns.input.json"),
-    output_schema: include_str!("schemas/list_returns.output.json"),
+    input_schema: schema!("list_returns.input.json"),
+    output_schema: schema!("list_returns.output.json"),
     effect: Effect::Read,
     destructive: false,
     idempotent: true,
