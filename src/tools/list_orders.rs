@@ -2,13 +2,12 @@
 
 use crate::prelude::*;
 
-use alloc::collections::BTreeMap;
-
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::paging::{self, PageRequest, Paged};
+use super::tally::Tally;
 use super::{Tool, args, failure, success, text};
 use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
@@ -57,7 +56,7 @@ struct Output {
     count: usize,
     next_cursor: Option<String>,
     stopped_early: Option<String>,
-    totals_by_currency: BTreeMap<String, CurrencyTotal>,
+    totals_by_currency: Tally<CurrencyTotal>,
 }
 
 #[derive(Debug, Serialize)]
@@ -116,12 +115,12 @@ fn run(
 }
 
 fn summarise(paged: &Paged<Order>) -> Output {
-    let mut totals: BTreeMap<String, (usize, Decimal)> = BTreeMap::new();
+    let mut totals: Tally<(usize, Decimal)> = Tally::default();
     let orders: Vec<Row> = paged
         .rows
         .iter()
         .map(|order| {
-            let total = totals.entry(order.currency_code.clone()).or_default();
+            let total = totals.entry(&order.currency_code);
             total.0 += 1;
             total.1 = total.1.saturating_add(order.total_amount);
             Row {
@@ -139,16 +138,10 @@ fn summarise(paged: &Paged<Order>) -> Output {
         orders,
         next_cursor: paged.next_cursor.clone(),
         stopped_early: paged.stopped_early(),
-        totals_by_currency: totals
-            .into_iter()
-            .map(|(currency, (count, total))| {
-                let total = CurrencyTotal {
-                    count,
-                    total_amount: money(total),
-                };
-                (currency, total)
-            })
-            .collect(),
+        totals_by_currency: totals.map(|(count, total)| CurrencyTotal {
+            count,
+            total_amount: money(total),
+        }),
     }
 }
 

@@ -2,12 +2,11 @@
 
 use crate::prelude::*;
 
-use alloc::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::paging::{self, PageRequest, Paged};
+use super::tally::Tally;
 use super::{Tool, args, failure, success, text};
 use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
@@ -55,7 +54,7 @@ struct Output {
     count: usize,
     next_cursor: Option<String>,
     stopped_early: Option<String>,
-    counts_by_status: BTreeMap<String, usize>,
+    counts_by_status: Tally<usize>,
 }
 
 #[derive(Debug, Serialize)]
@@ -109,12 +108,12 @@ fn run(
 }
 
 fn summarise(paged: &Paged<Return>) -> Output {
-    let mut counts_by_status = BTreeMap::new();
+    let mut counts_by_status = Tally::default();
     let returns: Vec<Row> = paged
         .rows
         .iter()
         .map(|ret| {
-            *counts_by_status.entry(ret.status.clone()).or_insert(0) += 1;
+            *counts_by_status.entry(&ret.status) += 1;
             Row {
                 id: ret.id,
                 order_id: ret.order_id,

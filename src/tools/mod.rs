@@ -42,6 +42,7 @@ pub mod mark_refund_externally_refunded;
 pub mod paging;
 pub mod report_returned_items;
 pub mod rfc3339;
+pub mod tally;
 pub mod text;
 pub mod write;
 

@@ -3,8 +3,6 @@
 
 use crate::prelude::*;
 
-use alloc::collections::BTreeSet;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -212,7 +210,8 @@ fn check(ret: &Return, report: &ReturnedItemsReport) -> Result<(), String> {
             text::clean(judged.status.as_deref().unwrap_or("?"), 20)
         ));
     }
-    let mut seen = BTreeSet::new();
+    // The ids reported so far, sorted (a report lists a return's few items).
+    let mut seen: Vec<u64> = Vec::new();
     for reported in &report.items {
         let id = reported.return_item_id;
         let Some(item) = ret.item(id) else {
@@ -222,13 +221,14 @@ fn check(ret: &Return, report: &ReturnedItemsReport) -> Result<(), String> {
                 item_ids(ret.items.iter().map(|item| item.id))
             ));
         };
-        if !seen.insert(id) {
+        let Err(unseen) = seen.binary_search(&id) else {
             return Err(format!(
                 "Return item {id} is listed more than once; list every item of return {} \
                  exactly once.",
                 ret.id
             ));
-        }
+        };
+        seen.insert(unseen, id);
         if reported.quantity > item.quantity {
             return Err(format!(
                 "Quantity {} for return item {id} ({}) is more than the {} unit(s) returned.",
@@ -241,7 +241,7 @@ fn check(ret: &Return, report: &ReturnedItemsReport) -> Result<(), String> {
     let missing: Vec<String> = ret
         .items
         .iter()
-        .filter(|item| !seen.contains(&item.id))
+        .filter(|item| seen.binary_search(&item.id).is_err())
         .map(|item| format!("return item {} ({})", item.id, item_name(item)))
         .collect();
     if !missing.is_empty() {

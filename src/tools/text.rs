@@ -56,7 +56,7 @@ pub fn describe_filters(filters: &[(&str, String)]) -> String {
 }
 
 /// "COMPLETED 3, IN_TRANSIT 1" from counts keyed by a value from Ingrid.
-pub fn describe_counts(counts: &alloc::collections::BTreeMap<String, usize>) -> String {
+pub fn describe_counts(counts: &super::tally::Tally<usize>) -> String {
     let described: Vec<String> = counts
         .iter()
         .map(|(key, count)| format!("{} {count}", clean(key, 30)))
