@@ -1,6 +1,8 @@
 //! Plain Rust mirrors of the `dema:integration` WIT types. The wasm glue converts between these
 //! and the generated bindings; everything else in the crate uses only these.
 
+use crate::prelude::*;
+
 use serde::Serialize;
 
 /// HTTP method of a request. Anything but `Get`/`Head` is a write.

@@ -1,6 +1,8 @@
 //! The four exported functions of the `connector` interface, written against [`Transport`] so
 //! they run the same natively (tests) and in the component (glue).
 
+use crate::prelude::*;
+
 use serde_json::Value;
 
 use crate::api::{
@@ -68,7 +70,7 @@ pub fn call_tool(
         .map_err(|error| CallError::InvalidArguments(format!("not JSON: {error}")))?;
     if !arguments.is_object() {
         return Err(CallError::InvalidArguments(
-            "arguments must be a JSON object".to_string(),
+            tools::args::NOT_AN_OBJECT.to_string(),
         ));
     }
     let client = IngridClient::new(transport, ctx);

@@ -1,6 +1,8 @@
 //! Binding glue (wasm only): the wit-bindgen bindings, the WIT-backed [`Transport`], and the
 //! conversions between generated types and [`crate::api`]. No logic lives here.
 
+use crate::prelude::*;
+
 wit_bindgen::generate!({
     world: "integration",
     path: "wit",

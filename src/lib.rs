@@ -7,7 +7,15 @@
 //!   error mapping;
 //! - [`tools`]: the tool registry and one module per tool;
 //! - [`connector`]: the four exported functions, written against `Transport`;
-//! - `glue` (wasm only): the wit-bindgen bindings and the conversions to and from them.
+//! - `glue` (wasm only): the wit-bindgen bindings and the conversions to and from them;
+//! - `runtime` (wasm only): panic handler, allocator and `cabi_realloc`, which std gave.
+//!
+//! The component is `no_std` (alloc only): std's panic, I/O and backtrace machinery was a
+//! sizeable share of it. Native builds (tests) keep std.
+
+#![cfg_attr(target_family = "wasm", no_std)]
+
+extern crate alloc;
 
 pub mod api;
 pub mod connector;
@@ -18,6 +26,17 @@ pub mod transport;
 
 #[cfg(target_family = "wasm")]
 mod glue;
+#[cfg(target_family = "wasm")]
+mod runtime;
+
+/// What std's prelude gives and `no_std` does not.
+mod prelude {
+    pub use alloc::boxed::Box;
+    pub use alloc::format;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec;
+    pub use alloc::vec::Vec;
+}
 
 #[cfg(test)]
 mod testing;

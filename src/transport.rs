@@ -1,6 +1,8 @@
 //! The one seam between the plugin's logic and its host. In the component it is backed by the
 //! WIT imports (`http.send`, `log.log`, wasi clocks); in native tests by fakes.
 
+use crate::prelude::*;
+
 use crate::api::Method;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

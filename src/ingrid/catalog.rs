@@ -7,6 +7,8 @@
 //! is MODELLED (docs/ARCHITECTURE.md, M1-M14): correcting it against Ingrid's full reference is
 //! a change to this file, the models and the simulator.
 
+use crate::prelude::*;
+
 use crate::api::Method;
 
 /// Documented production host (`turnr.se` is the legacy domain of the same service; K4).

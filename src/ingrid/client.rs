@@ -1,6 +1,8 @@
 //! Requests to Ingrid through the host's `http` import: URL building from the catalog, the
 //! credential slot, the read retry policy inside the call's deadline, and status mapping.
 
+use crate::prelude::*;
+
 use serde::de::DeserializeOwned;
 
 use super::catalog::{self, Endpoint};

@@ -1,5 +1,7 @@
 //! Ingrid failures, mapped to messages a person (or an agent) can act on (P7).
 
+use crate::prelude::*;
+
 use crate::transport::HttpError;
 
 /// What the failing request was about, so a 404 can say which thing does not exist.
@@ -14,8 +16,8 @@ pub enum Subject {
     RefundTransaction(u64),
 }
 
-impl std::fmt::Display for Subject {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for Subject {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Subject::Orders => write!(f, "the order list"),
             Subject::Order(id) => write!(f, "order {id}"),

@@ -2,8 +2,12 @@
 //! shapes, see the catalog). Money is parsed exactly from the JSON number's digits, never
 //! through f64.
 
+use crate::prelude::*;
+
 use rust_decimal::Decimal;
+use serde::de::{Deserializer, Error as _, Unexpected};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// A resource listed with the `afterId` keyset cursor.
 pub trait Keyed {
@@ -21,7 +25,7 @@ pub struct Order {
     pub customer: Option<Customer>,
     #[serde(default)]
     pub line_items: Vec<LineItem>,
-    #[serde(with = "rust_decimal::serde::arbitrary_precision")]
+    #[serde(deserialize_with = "exact_amount")]
     pub total_amount: Decimal,
 }
 
@@ -50,7 +54,7 @@ pub struct LineItem {
     #[serde(default)]
     pub title: Option<String>,
     pub quantity: u32,
-    #[serde(with = "rust_decimal::serde::arbitrary_precision")]
+    #[serde(deserialize_with = "exact_amount")]
     pub unit_price: Decimal,
 }
 
@@ -101,7 +105,7 @@ pub struct ReturnItem {
     pub comment: Option<String>,
     #[serde(default)]
     pub status: Option<String>,
-    #[serde(with = "rust_decimal::serde::arbitrary_precision")]
+    #[serde(deserialize_with = "exact_amount")]
     pub unit_refund_amount: Decimal,
 }
 
@@ -111,7 +115,7 @@ pub struct RefundTransaction {
     pub id: u64,
     pub return_id: u64,
     pub order_id: u64,
-    #[serde(with = "rust_decimal::serde::arbitrary_precision")]
+    #[serde(deserialize_with = "exact_amount")]
     pub amount: Decimal,
     pub currency_code: String,
     pub status: String,
@@ -210,6 +214,39 @@ pub fn line_amount(unit_amount: Decimal, quantity: u32) -> Decimal {
     unit_amount.saturating_mul(Decimal::from(quantity))
 }
 
+/// Error text kept from rust_decimal's serde support, which this replaces.
+const AMOUNT_EXPECTED: &str = "a Decimal type representing a fixed-point number";
+
+/// An amount parsed from the JSON value's own text, never through f64. The raw text spares
+/// serde_json's `arbitrary_precision` feature (and its size); numbers and numeric strings parse
+/// as rust_decimal's `arbitrary_precision` parsed them.
+fn exact_amount<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+    let raw = Box::<RawValue>::deserialize(deserializer)?;
+    let text = raw.get();
+    let kind = match text.as_bytes().first() {
+        Some(b'"') => {
+            let text: String = serde_json::from_str(text).map_err(D::Error::custom)?;
+            return parse_amount(&text)
+                .map_err(|_| D::Error::invalid_value(Unexpected::Str(&text), &AMOUNT_EXPECTED));
+        }
+        Some(b'n') => Unexpected::Unit,
+        Some(b't') => Unexpected::Bool(true),
+        Some(b'f') => Unexpected::Bool(false),
+        Some(b'[') => Unexpected::Seq,
+        // As before: an empty object is a map, any other one fails on its first key.
+        Some(b'{') if text.trim_start_matches('{').trim_start().starts_with('}') => Unexpected::Map,
+        Some(b'{') => return Err(D::Error::custom("expected field with custom name")),
+        _ => return parse_amount(text).map_err(D::Error::custom),
+    };
+    Err(D::Error::invalid_type(kind, &AMOUNT_EXPECTED))
+}
+
+/// Plain decimal notation, else scientific ("1.5e2").
+fn parse_amount(text: &str) -> Result<Decimal, rust_decimal::Error> {
+    text.parse::<Decimal>()
+        .or_else(|_| Decimal::from_scientific(text))
+}
+
 /// Money as a decimal string in major units with at least two decimals ("499.00").
 pub fn money(amount: Decimal) -> String {
     let mut amount = amount;
@@ -235,6 +272,40 @@ mod tests {
         assert_eq!(money(parsed.items_value()), "10000000000001299.31");
         assert_eq!(money(Decimal::from(5)), "5.00");
         assert_eq!(parsed.item_quantity(), 5);
+    }
+
+    #[test]
+    fn amounts_parse_from_their_json_text_as_rust_decimal_did() {
+        let amount = |json: &str| {
+            let body = format!(
+                r#"{{"id":1,"returnId":2,"orderId":3,"amount":{json},"currencyCode":"SEK","status":"PENDING","createdAt":"2026-01-01T00:00:00Z"}}"#
+            );
+            serde_json::from_str::<RefundTransaction>(&body)
+                .map(|refund| refund.amount.to_string())
+                .map_err(|error| error.to_string())
+        };
+        assert_eq!(amount("12.50"), Ok("12.50".into()));
+        assert_eq!(amount("-0.10"), Ok("-0.10".into()));
+        assert_eq!(amount("1.5e2"), Ok("150".into()));
+        assert_eq!(amount("5.06E-6"), Ok("0.00000506".into()));
+        assert_eq!(amount(r#""99.90""#), Ok("99.90".into()));
+        let expected = "expected a Decimal type representing a fixed-point number";
+        for (json, found) in [
+            ("null", "null"),
+            ("true", "boolean `true`"),
+            ("[1]", "sequence"),
+            ("{}", "map"),
+            (r#"{"a":1}"#, "expected field with custom name"),
+            (r#""ten""#, "string \"ten\""),
+        ] {
+            let error = amount(json).err().unwrap_or_default();
+            assert!(
+                error.contains(&format!("{found}, {expected}")) || error.starts_with(found),
+                "{json}: {error}"
+            );
+        }
+        assert!(amount("1e400").is_err());
+        assert!(amount("79228162514264337593543950336").is_err());
     }
 
     #[test]

@@ -1,27 +1,35 @@
 //! Argument helpers shared by tools: decoding with messages that name the argument, dates,
 //! limits and opaque cursors.
 
+use crate::prelude::*;
+
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
+use super::rfc3339;
 use crate::api::CallError;
 use crate::ingrid::catalog;
 
-/// Decodes a tool's arguments; serde's message names the offending field.
+/// The arguments are not an object.
+pub const NOT_AN_OBJECT: &str = "arguments must be a JSON object";
+
+/// Decodes a tool's arguments; serde's message names the offending field. `call_tool` let only
+/// an object through: decoding its map (not the `Value`) spares the code for structs written as
+/// arrays, one copy per tool.
 pub fn decode<T: DeserializeOwned>(arguments: Value) -> Result<T, CallError> {
-    serde_json::from_value(arguments)
-        .map_err(|error| CallError::InvalidArguments(error.to_string()))
+    let Value::Object(arguments) = arguments else {
+        return Err(CallError::InvalidArguments(NOT_AN_OBJECT.to_string()));
+    };
+    T::deserialize(arguments).map_err(|error| CallError::InvalidArguments(error.to_string()))
 }
 
 /// Checks an RFC 3339 timestamp and passes it on unchanged.
 pub fn timestamp(name: &str, value: Option<String>) -> Result<Option<String>, CallError> {
     match value {
         None => Ok(None),
-        Some(value) => match OffsetDateTime::parse(&value, &Rfc3339) {
-            Ok(_) => Ok(Some(value)),
-            Err(_) => Err(CallError::InvalidArguments(format!(
+        Some(value) => match rfc3339::parse(&value) {
+            Some(_) => Ok(Some(value)),
+            None => Err(CallError::InvalidArguments(format!(
                 "`{name}` must be an RFC 3339 timestamp such as 2026-03-01T00:00:00Z, not {value:?}"
             ))),
         },

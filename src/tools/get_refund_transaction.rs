@@ -1,6 +1,8 @@
 //! `get_refund_transaction`: one refund transaction. Its view and one-line description are
 //! shared with `list_refund_transactions` and `mark_refund_externally_refunded`.
 
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -19,8 +21,8 @@ order it belongs to, amount with currency, status (PENDING, REFUNDED, EXTERNALLY
 FAILED), method, when it was created and completed, and any external reference. Read-only: it \
 never changes anything. A PENDING refund that was paid outside Ingrid can be confirmed with \
 mark_refund_externally_refunded.",
-    input_schema: include_str!("schemas/get_refund_transaction.input.json"),
-    output_schema: include_str!("schemas/get_refund_transaction.output.json"),
+    input_schema: schema!("get_refund_transaction.input.json"),
+    output_schema: schema!("get_refund_transaction.output.json"),
     effect: Effect::Read,
     destructive: false,
     idempotent: true,

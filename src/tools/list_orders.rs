@@ -1,12 +1,13 @@
 //! `list_orders`: orders, one page or up to `maxItems`, with the count and total per currency.
 
-use std::collections::BTreeMap;
+use crate::prelude::*;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::paging::{self, PageRequest, Paged};
+use super::tally::Tally;
 use super::{Tool, args, failure, success, text};
 use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
@@ -28,8 +29,8 @@ currency; the result adds the count and total per currency. Customer details are
 use get_order for one order. One page by default; with maxItems (up to 1000) it pages for you \
 and says if it stopped early. When nextCursor is not null, pass it as cursor to continue. \
 Read-only: it never changes anything.",
-    input_schema: include_str!("schemas/list_orders.input.json"),
-    output_schema: include_str!("schemas/list_orders.output.json"),
+    input_schema: schema!("list_orders.input.json"),
+    output_schema: schema!("list_orders.output.json"),
     effect: Effect::Read,
     destructive: false,
     idempotent: true,
@@ -55,7 +56,7 @@ struct Output {
     count: usize,
     next_cursor: Option<String>,
     stopped_early: Option<String>,
-    totals_by_currency: BTreeMap<String, CurrencyTotal>,
+    totals_by_currency: Tally<CurrencyTotal>,
 }
 
 #[derive(Debug, Serialize)]
@@ -114,12 +115,12 @@ fn run(
 }
 
 fn summarise(paged: &Paged<Order>) -> Output {
-    let mut totals: BTreeMap<String, (usize, Decimal)> = BTreeMap::new();
+    let mut totals: Tally<(usize, Decimal)> = Tally::default();
     let orders: Vec<Row> = paged
         .rows
         .iter()
         .map(|order| {
-            let total = totals.entry(order.currency_code.clone()).or_default();
+            let total = totals.entry(&order.currency_code);
             total.0 += 1;
             total.1 = total.1.saturating_add(order.total_amount);
             Row {
@@ -137,16 +138,10 @@ fn summarise(paged: &Paged<Order>) -> Output {
         orders,
         next_cursor: paged.next_cursor.clone(),
         stopped_early: paged.stopped_early(),
-        totals_by_currency: totals
-            .into_iter()
-            .map(|(currency, (count, total))| {
-                let total = CurrencyTotal {
-                    count,
-                    total_amount: money(total),
-                };
-                (currency, total)
-            })
-            .collect(),
+        totals_by_currency: totals.map(|(count, total)| CurrencyTotal {
+            count,
+            total_amount: money(total),
+        }),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `list_refund_transactions`: refund transactions, one page or up to `maxItems`, with counts
 //! by status and the pending refund total per currency.
 
-use std::collections::BTreeMap;
+use crate::prelude::*;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::get_refund_transaction::{RefundView, describe};
 use super::paging::{self, PageRequest, Paged};
+use super::tally::Tally;
 use super::{Tool, args, failure, success, text};
 use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
@@ -28,8 +29,8 @@ and dates; the result adds counts by status and the total still PENDING per curr
 merchant owes). One page by default; with maxItems (up to 1000) it pages for you and says if it \
 stopped early. When nextCursor is not null, pass it as cursor to continue. Read-only: it never \
 changes anything.",
-    input_schema: include_str!("schemas/list_refund_transactions.input.json"),
-    output_schema: include_str!("schemas/list_refund_transactions.output.json"),
+    input_schema: schema!("list_refund_transactions.input.json"),
+    output_schema: schema!("list_refund_transactions.output.json"),
     effect: Effect::Read,
     destructive: false,
     idempotent: true,
@@ -57,9 +58,9 @@ struct Output {
     count: usize,
     next_cursor: Option<String>,
     stopped_early: Option<String>,
-    counts_by_status: BTreeMap<String, usize>,
+    counts_by_status: Tally<usize>,
     /// Σ amount of the PENDING rows, per currency, as decimal strings.
-    pending_totals_by_currency: BTreeMap<String, String>,
+    pending_totals_by_currency: Tally<String>,
 }
 
 fn run(
@@ -102,12 +103,12 @@ fn run(
 }
 
 fn summarise(paged: &Paged<RefundTransaction>) -> Output {
-    let mut counts_by_status = BTreeMap::new();
-    let mut pending: BTreeMap<String, Decimal> = BTreeMap::new();
+    let mut counts_by_status = Tally::default();
+    let mut pending: Tally<Decimal> = Tally::default();
     for refund in &paged.rows {
-        *counts_by_status.entry(refund.status.clone()).or_insert(0) += 1;
+        *counts_by_status.entry(&refund.status) += 1;
         if refund.status == refund_status::PENDING {
-            let total = pending.entry(refund.currency_code.clone()).or_default();
+            let total = pending.entry(&refund.currency_code);
             *total = total.saturating_add(refund.amount);
         }
     }
@@ -117,10 +118,7 @@ fn summarise(paged: &Paged<RefundTransaction>) -> Output {
         next_cursor: paged.next_cursor.clone(),
         stopped_early: paged.stopped_early(),
         counts_by_status,
-        pending_totals_by_currency: pending
-            .into_iter()
-            .map(|(currency, total)| (currency, money(total)))
-            .collect(),
+        pending_totals_by_currency: pending.map(money),
     }
 }
 

@@ -1,11 +1,12 @@
 //! `list_returns`: returns, one page or up to `maxItems`, with counts by status.
 
-use std::collections::BTreeMap;
+use crate::prelude::*;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::paging::{self, PageRequest, Paged};
+use super::tally::Tally;
 use super::{Tool, args, failure, success, text};
 use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
@@ -25,8 +26,8 @@ by Ingrid order id, or by creation time. Each row gives the return id, order, st
 status. One page by default; with maxItems (up to 1000) it pages for you and says if it stopped \
 early. When nextCursor is not null, pass it as cursor to continue. Read-only: it never changes \
 anything. Use get_return for a return's items and comments.",
-    input_schema: include_str!("schemas/list_returns.input.json"),
-    output_schema: include_str!("schemas/list_returns.output.json"),
+    input_schema: schema!("list_returns.input.json"),
+    output_schema: schema!("list_returns.output.json"),
     effect: Effect::Read,
     destructive: false,
     idempotent: true,
@@ -53,7 +54,7 @@ struct Output {
     count: usize,
     next_cursor: Option<String>,
     stopped_early: Option<String>,
-    counts_by_status: BTreeMap<String, usize>,
+    counts_by_status: Tally<usize>,
 }
 
 #[derive(Debug, Serialize)]
@@ -107,12 +108,12 @@ fn run(
 }
 
 fn summarise(paged: &Paged<Return>) -> Output {
-    let mut counts_by_status = BTreeMap::new();
+    let mut counts_by_status = Tally::default();
     let returns: Vec<Row> = paged
         .rows
         .iter()
         .map(|ret| {
-            *counts_by_status.entry(ret.status.clone()).or_insert(0) += 1;
+            *counts_by_status.entry(&ret.status) += 1;
             Row {
                 id: ret.id,
                 order_id: ret.order_id,

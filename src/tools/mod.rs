@@ -5,8 +5,8 @@
 //!    for an agent, effect and flags) and its `run`. A list tool pages with [`paging`]; a write
 //!    tool plans one write and hands it to [`write::propose_or_apply`] with a
 //!    [`write::WriteTarget`] (C1, C3).
-//! 2. `src/tools/schemas/<name>.input.json` and `<name>.output.json`, pulled in with
-//!    `include_str!`: the input a closed object (C4), the output what `success` serialises (C5).
+//! 2. `src/tools/schemas/<name>.input.json` and `<name>.output.json`, pulled in (minified by
+//!    `build.rs`) with `schema!`: the input a closed object (C4), the output what `success` serialises (C5).
 //! 3. This file: `pub mod <name>;` and its place in [`TOOLS`] (the listing order).
 //! 4. `src/ingrid/catalog.rs`, if it uses a new path: an `Endpoint` variant (`method`, `path`,
 //!    `template`), any new parameter or status; new fields in `src/ingrid/models.rs`; the new
@@ -22,6 +22,15 @@
 //!    `src/tools/<name>/tests.rs` when they grow), and the end-to-end path in
 //!    `host-test/tests/end_to_end.rs`.
 
+use crate::prelude::*;
+
+/// A tool's schema, as `build.rs` minified it from `src/tools/schemas/`.
+macro_rules! schema {
+    ($file:literal) => {
+        include_str!(concat!(env!("OUT_DIR"), "/schemas/", $file))
+    };
+}
+
 pub mod args;
 pub mod get_order;
 pub mod get_refund_transaction;
@@ -32,6 +41,8 @@ pub mod list_returns;
 pub mod mark_refund_externally_refunded;
 pub mod paging;
 pub mod report_returned_items;
+pub mod rfc3339;
+pub mod tally;
 pub mod text;
 pub mod write;
 
@@ -151,6 +162,37 @@ mod tests {
                 "{}",
                 tool.name
             );
+        }
+    }
+
+    #[test]
+    fn minified_schemas_are_the_written_ones() {
+        let written = [
+            include_str!("schemas/list_orders.input.json"),
+            include_str!("schemas/list_orders.output.json"),
+            include_str!("schemas/get_order.input.json"),
+            include_str!("schemas/get_order.output.json"),
+            include_str!("schemas/list_returns.input.json"),
+            include_str!("schemas/list_returns.output.json"),
+            include_str!("schemas/get_return.input.json"),
+            include_str!("schemas/get_return.output.json"),
+            include_str!("schemas/list_refund_transactions.input.json"),
+            include_str!("schemas/list_refund_transactions.output.json"),
+            include_str!("schemas/get_refund_transaction.input.json"),
+            include_str!("schemas/get_refund_transaction.output.json"),
+            include_str!("schemas/report_returned_items.input.json"),
+            include_str!("schemas/report_returned_items.output.json"),
+            include_str!("schemas/mark_refund_externally_refunded.input.json"),
+            include_str!("schemas/mark_refund_externally_refunded.output.json"),
+        ];
+        let carried = TOOLS
+            .iter()
+            .flat_map(|tool| [tool.input_schema, tool.output_schema]);
+        for (written, carried) in written.into_iter().zip(carried) {
+            assert!(carried.len() < written.len());
+            let parse = |text| serde_json::from_str::<Value>(text).unwrap_or_default();
+            assert_eq!(parse(carried), parse(written));
+            assert!(!carried.contains('\n'), "{carried}");
         }
     }
 

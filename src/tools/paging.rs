@@ -1,6 +1,8 @@
 //! Keyset paging shared by the list tools: one page by default, or with `maxItems` as many
 //! pages as it takes (up to 100 rows per request), behind an opaque cursor per resource kind.
 
+use crate::prelude::*;
+
 use serde::de::DeserializeOwned;
 
 use super::args;

@@ -1,6 +1,8 @@
 //! Text for agents: values from outside (Ingrid, shoppers) are cleaned before they are shown,
 //! and free text written by shoppers is fenced and marked as data, never as instructions.
 
+use crate::prelude::*;
+
 /// Strips control and bidi-override characters and cuts to `max` characters.
 pub fn clean(value: &str, max: usize) -> String {
     let mut cleaned: String = value
@@ -54,7 +56,7 @@ pub fn describe_filters(filters: &[(&str, String)]) -> String {
 }
 
 /// "COMPLETED 3, IN_TRANSIT 1" from counts keyed by a value from Ingrid.
-pub fn describe_counts(counts: &std::collections::BTreeMap<String, usize>) -> String {
+pub fn describe_counts(counts: &super::tally::Tally<usize>) -> String {
     let described: Vec<String> = counts
         .iter()
         .map(|(key, count)| format!("{} {count}", clean(key, 30)))

@@ -3,11 +3,11 @@
 //! sends the approved writes only if they are still exactly what it would propose. Writes are
 //! never retried; when their outcome is unclear the resource is read back (contract C3).
 
-use serde::de::DeserializeOwned;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use crate::prelude::*;
 
-use super::{failure, text};
+use serde::de::DeserializeOwned;
+
+use super::{failure, rfc3339, text};
 use crate::api::{CallContext, CallError, PlannedWrite, Proposal, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::client::{decode_body, status_error, trace_id};
@@ -191,20 +191,14 @@ fn read_back<W: WriteTarget>(
 /// The time fixed into a proposal: the wall clock, RFC 3339 UTC with whole seconds.
 pub fn proposal_time(client: &IngridClient) -> Result<String, CallError> {
     let seconds = client.transport().wall_clock_unix_secs();
-    i64::try_from(seconds)
-        .ok()
-        .and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok())
-        .and_then(|now| now.format(&Rfc3339).ok())
+    rfc3339::format_utc(seconds)
         .ok_or_else(|| CallError::Internal(format!("the host clock reads {seconds} s, not a time")))
 }
 
 /// The same instant, whatever the offset or precision each was written with.
 pub fn same_instant(left: &str, right: &str) -> bool {
-    match (
-        OffsetDateTime::parse(left, &Rfc3339),
-        OffsetDateTime::parse(right, &Rfc3339),
-    ) {
-        (Ok(left), Ok(right)) => left == right,
+    match (rfc3339::parse(left), rfc3339::parse(right)) {
+        (Some(left), Some(right)) => left == right,
         _ => left == right,
     }
 }
