@@ -1,5 +1,5 @@
 //! Seed checks run directly; API checks start the real server on 127.0.0.1:0 and talk to it
-//! with a blocking ureq client on a blocking thread.
+//! with a small blocking HTTP client on a blocking thread.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -409,47 +409,80 @@ impl Reply {
     }
 }
 
+/// A small blocking HTTP/1.1 client for the tests' blocking threads: one connection per
+/// request, driven on the test's runtime.
 struct Client {
-    agent: ureq::Agent,
-    base: String,
+    addr: SocketAddr,
+    handle: tokio::runtime::Handle,
 }
 
 impl Client {
     fn new(base: String) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .proxy(None)
-            .build()
-            .into();
-        Self { agent, base }
+        let addr = base
+            .trim_start_matches("http://")
+            .parse()
+            .expect("simulator address");
+        Self {
+            addr,
+            handle: tokio::runtime::Handle::current(),
+        }
     }
 
-    fn finish(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
-        let mut response = response.expect("HTTP exchange with the simulator");
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        Reply {
-            status: response.status().as_u16(),
-            headers,
-            body: response.body_mut().read_to_vec().expect("body"),
+    fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.addr.to_string());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
+        let request = request
+            .body(http_body_util::Full::new(bytes::Bytes::from(
+                body.to_string(),
+            )))
+            .expect("request");
+        self.handle.block_on(async {
+            let stream = tokio::net::TcpStream::connect(self.addr)
+                .await
+                .expect("connect to the simulator");
+            let (mut sender, connection) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                    .await
+                    .expect("handshake");
+            tokio::spawn(connection);
+            let response = sender
+                .send_request(request)
+                .await
+                .expect("HTTP exchange with the simulator");
+            let (parts, body) = response.into_parts();
+            let body = http_body_util::BodyExt::collect(body)
+                .await
+                .expect("body")
+                .to_bytes()
+                .to_vec();
+            let headers = parts
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            Reply {
+                status: parts.status.as_u16(),
+                headers,
+                body,
+            }
+        })
     }
 
     fn get_with(&self, path: &str, key: Option<&str>) -> Reply {
-        let mut request = self.agent.get(format!("{}{path}", self.base));
-        if let Some(key) = key {
-            request = request.header("x-api-key", key);
+        match key {
+            Some(key) => self.send("GET", path, &[("x-api-key", key)], ""),
+            None => self.send("GET", path, &[], ""),
         }
-        Self::finish(request.call())
     }
 
     fn get(&self, path: &str) -> Reply {
@@ -457,12 +490,11 @@ impl Client {
     }
 
     fn post(&self, path: &str, body: &str) -> Reply {
-        let request = self
-            .agent
-            .post(format!("{}{path}", self.base))
-            .header("x-api-key", PRODUCTION_KEY)
-            .header("content-type", "application/json");
-        Self::finish(request.send(body))
+        let headers = [
+            ("x-api-key", PRODUCTION_KEY),
+            ("content-type", "application/json"),
+        ];
+        self.send("POST", path, &headers, body)
     }
 }
 
@@ -815,11 +847,8 @@ async fn injected_failures_answer_first_and_then_stop() {
         assert_eq!(client.get("/merchant/order?limit=1").status, 200);
 
         // The same through the control endpoint (no key needed there).
-        let queued = client
-            .agent
-            .post(format!("{}/_sim/failures", client.base))
-            .send(r#"{"status":503,"count":1}"#);
-        assert_eq!(Client::finish(queued).status, 200);
+        let queued = client.send("POST", "/_sim/failures", &[], r#"{"status":503,"count":1}"#);
+        assert_eq!(queued.status, 200);
         assert_eq!(client.get("/merchant/order?limit=1").status, 503);
         assert_eq!(client.get("/merchant/order?limit=1").status, 200);
         let refused = client.post("/_sim/failures", r#"{"status":42,"count":1}"#);
