@@ -47,7 +47,7 @@ impl Client {
         }
     }
 
-    /// One exchange within `prepared.timeout`, the body read up to `limit` bytes.
+    /// One exchange, over by `prepared.until`, the body read up to `limit` bytes.
     pub async fn exchange(&self, prepared: Prepared, limit: u64) -> Result<Response, HttpError> {
         let host = prepared.url.host_str().unwrap_or_default().to_string();
         self.run(prepared, limit)
@@ -57,7 +57,7 @@ impl Client {
 
     async fn run(&self, prepared: Prepared, limit: u64) -> Result<Response, Failure> {
         let started = Instant::now();
-        let end = started + prepared.timeout;
+        let end = Instant::from_std(prepared.until);
         let origin = Origin::of(&prepared.url)?;
         let request = build(&prepared, &origin)?;
         let mut request = Some(request);

@@ -271,15 +271,17 @@ impl Outbound {
         }
         let checked = config.rules.check(&request, &self.keys)?;
         let headers = header_map(&request.headers)?;
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining < Duration::from_millis(5) {
+        let now = Instant::now();
+        if deadline.saturating_duration_since(now) < Duration::from_millis(5) {
             return Err(HttpError::Timeout(
                 "no time left in this call to send the request".to_string(),
             ));
         }
-        let mut timeout = remaining.min(config.limits.max_request_timeout);
+        // The call's deadline itself, not a duration measured from it, so a request never
+        // outlives the call.
+        let mut until = deadline.min(now + config.limits.max_request_timeout);
         if let Some(ms) = request.timeout_ms {
-            timeout = timeout.min(Duration::from_millis(u64::from(ms)));
+            until = until.min(now + Duration::from_millis(u64::from(ms)));
         }
         // Last, so a write is consumed only when it is really about to be sent.
         if is_write(request.method) {
@@ -296,7 +298,7 @@ impl Outbound {
             headers,
             body: Bytes::from(request.body),
             secret_header: checked.credential,
-            timeout,
+            until,
         })
     }
 
@@ -319,8 +321,8 @@ struct Prepared {
     body: Bytes,
     /// Added by the client as the request is written, never before.
     secret_header: Option<(String, Secret)>,
-    /// The request's whole budget: within the call's deadline.
-    timeout: Duration,
+    /// When the request must be over (total timeout): never after the call's deadline.
+    until: Instant,
 }
 
 /// The guest's headers as HTTP, refused before anything is counted if one cannot be written.
@@ -583,7 +585,7 @@ mod tests {
                 .map(|(h, s)| (h.as_str(), s.expose())),
             Some(("x-api-key", KEY))
         );
-        assert!(prepared.timeout <= Duration::from_secs(5));
+        assert!(prepared.until <= Instant::now() + Duration::from_secs(5));
         assert!(
             !format!("{:?}", prepared.secret_header).contains(KEY),
             "Debug never shows it"
