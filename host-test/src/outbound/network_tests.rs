@@ -142,12 +142,28 @@ async fn a_tls_server_is_reached_with_its_root_and_refused_as_untrusted_without_
         rules.clone(),
         HttpLimits::default(),
         Some(stub()),
-        vec![root],
+        vec![root.clone()],
     ));
     let answered = send(&trusted, &url, soon()).await;
     assert!(
         matches!(&answered, Ok(r) if r.status == 200 && r.body == b"ok"),
         "{answered:?}"
+    );
+    // The live policy refuses the loopback address before connecting, root or not.
+    let live_rules = RequestRules {
+        network: NetworkPolicy::Live,
+        ..rules.clone()
+    };
+    let live = Arc::new(OutboundConfig::with_roots(
+        live_rules,
+        HttpLimits::default(),
+        Some(stub()),
+        vec![root],
+    ));
+    let refused = send(&live, &url, soon()).await;
+    assert!(
+        matches!(&refused, Err(HttpError::Denied(m)) if m.contains("loopback")),
+        "{refused:?}"
     );
     // The production trust (the web PKI) does not know the test root.
     let production = Arc::new(OutboundConfig::new(
