@@ -6,13 +6,8 @@
 //! so a policy test never needs real DNS or a packet off the machine.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-
-use ureq::config::Config;
-use ureq::http::Uri;
-use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::NextTimeout;
 
 /// Which addresses requests may reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,17 +27,23 @@ impl NetworkPolicy {
     }
 }
 
-/// The refusal carried through ureq's error back to the `http` import.
+/// Why a name gave no address to connect to.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct EgressRefused(pub String);
+pub enum ResolveError {
+    #[error("{0} did not resolve")]
+    NotFound(String),
+    /// The policy refused an address the name points at: nothing is connected to.
+    #[error("{0}")]
+    Refused(String),
+}
 
-/// ureq keeps at most this many addresses.
+/// At most this many addresses are tried.
 const MAX_RESOLVED: usize = 16;
 
 /// A fixed name → addresses table used instead of DNS in tests.
 pub type StubLookup = Arc<HashMap<String, Vec<IpAddr>>>;
 
+/// Resolves a host name and applies the policy to every address before anything connects.
 #[derive(Debug, Clone)]
 pub struct PolicyResolver {
     policy: NetworkPolicy,
@@ -54,42 +55,30 @@ impl PolicyResolver {
         PolicyResolver { policy, stub }
     }
 
-    fn lookup(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ureq::Error> {
+    async fn lookup(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = host.parse::<IpAddr>() {
             return Ok(vec![SocketAddr::new(ip, port)]);
         }
+        let not_found = || ResolveError::NotFound(host.to_string());
         match &self.stub {
             Some(table) => table
                 .get(&host.to_ascii_lowercase())
                 .map(|ips| ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect())
-                .ok_or(ureq::Error::HostNotFound),
-            None => (host, port)
-                .to_socket_addrs()
+                .ok_or_else(not_found),
+            None => tokio::net::lookup_host((host, port))
+                .await
                 .map(Iterator::collect)
-                .map_err(|_| ureq::Error::HostNotFound),
+                .map_err(|_| not_found()),
         }
     }
-}
 
-impl Resolver for PolicyResolver {
-    fn resolve(
-        &self,
-        uri: &Uri,
-        _config: &Config,
-        _timeout: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let host = uri.host().ok_or(ureq::Error::HostNotFound)?;
-        let port = uri
-            .port_u16()
-            .unwrap_or(if uri.scheme_str() == Some("http") {
-                80
-            } else {
-                443
-            });
-        let addrs = self.lookup(host, port)?;
+    /// The addresses of `host` the policy admits; a name with any refused address is refused
+    /// whole.
+    pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
+        let mut addrs = self.lookup(host, port).await?;
         if addrs.is_empty() {
-            return Err(ureq::Error::HostNotFound);
+            return Err(ResolveError::NotFound(host.to_string()));
         }
         if let Some(refused) = addrs.iter().find(|addr| !self.policy.admits(addr.ip())) {
             let why = match self.policy {
@@ -98,16 +87,13 @@ impl Resolver for PolicyResolver {
                 }
                 NetworkPolicy::LoopbackOnly => "an address that is not loopback",
             };
-            return Err(ureq::Error::Other(Box::new(EgressRefused(format!(
+            return Err(ResolveError::Refused(format!(
                 "{host} resolves to {why} ({})",
                 refused.ip()
-            )))));
+            )));
         }
-        let mut resolved = self.empty();
-        for addr in addrs.into_iter().take(MAX_RESOLVED) {
-            resolved.push(addr);
-        }
-        Ok(resolved)
+        addrs.truncate(MAX_RESOLVED);
+        Ok(addrs)
     }
 }
 
@@ -171,8 +157,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_name_pointing_at_a_private_address_is_refused_before_any_connect() {
+    #[tokio::test]
+    async fn a_name_pointing_at_a_private_address_is_refused_before_any_connect() {
         let table: StubLookup = Arc::new(HashMap::from([
             (
                 "api.turnr.se".to_string(),
@@ -185,18 +171,31 @@ mod tests {
                     IpAddr::from([169, 254, 169, 254]),
                 ],
             ),
+            (
+                "public.example".to_string(),
+                vec![IpAddr::from([151, 101, 1, 1])],
+            ),
         ]));
-        let resolver = PolicyResolver::new(NetworkPolicy::Live, Some(table));
+        let resolver = PolicyResolver::new(NetworkPolicy::Live, Some(table.clone()));
         for name in ["api.turnr.se", "mixed.example"] {
-            match resolver.lookup(name, 443).map(|addrs| {
-                addrs
-                    .iter()
-                    .all(|addr| NetworkPolicy::Live.admits(addr.ip()))
-            }) {
-                Ok(all_public) => assert!(!all_public, "{name}"),
-                Err(error) => panic!("{name}: {error}"),
-            }
+            assert!(
+                matches!(
+                    resolver.resolve(name, 443).await,
+                    Err(ResolveError::Refused(_))
+                ),
+                "{name}"
+            );
         }
+        assert!(resolver.resolve("public.example", 443).await.is_ok());
+        assert!(matches!(
+            resolver.resolve("unknown.example", 443).await,
+            Err(ResolveError::NotFound(_))
+        ));
+        let development = PolicyResolver::new(NetworkPolicy::LoopbackOnly, Some(table));
+        assert!(matches!(
+            development.resolve("public.example", 443).await,
+            Err(ResolveError::Refused(_))
+        ));
         assert!(NetworkPolicy::LoopbackOnly.admits(IpAddr::from([127, 0, 0, 2])));
         assert!(!NetworkPolicy::LoopbackOnly.admits(IpAddr::from([151, 101, 1, 1])));
     }

@@ -2,8 +2,9 @@
 //! sent (P1, P3). The granted origin only, no user info, https and a host name in live mode,
 //! the manifest's methods, no header the host owns (credentials, framing), the key only through
 //! a granted slot and never already in the request, and a capped body. Redirects are never
-//! followed (the outbound agent has `max_redirects(0)`), so a 3xx is data and cannot carry the
-//! key elsewhere. Resolved addresses are checked separately, at connect time ([`super::egress`]).
+//! followed (the outbound client sends one request and returns its answer), so a 3xx is data
+//! and cannot carry the key elsewhere. Resolved addresses are checked separately, at connect
+//! time ([`super::egress`]).
 
 use std::collections::BTreeSet;
 

@@ -254,9 +254,11 @@ fn redact_answer(answer: ToolCall, keys: &CallKeys) -> ToolCall {
     }
 }
 
-/// A write that was sent, or in flight when the call was stopped.
+/// A write that was answered, in flight when the call was stopped, or cut off after it may
+/// have left (outcome unknown, C3: the call's deadline cuts a request in flight).
 fn reached_or_may_have(record: &RequestRecord) -> bool {
-    record.is_write() && (record.status.is_some() || record.error == Some(IN_FLIGHT))
+    record.is_write()
+        && (record.status.is_some() || matches!(record.error, Some(IN_FLIGHT | "outcome-unknown")))
 }
 
 /// What a call stopped after sending writes did: the failure, then each write and its answer.
@@ -266,9 +268,12 @@ fn after_writes(failure: &CallFailure, report: &CallReport) -> String {
         .iter()
         .filter(|record| reached_or_may_have(record))
         .map(|record| {
-            let answer = match record.status {
-                Some(status) => format!("answered {status}"),
-                None => "in flight when the call was stopped: it may have been applied".into(),
+            let answer = match (record.status, record.error) {
+                (Some(status), _) => format!("answered {status}"),
+                (None, Some(IN_FLIGHT)) => {
+                    "in flight when the call was stopped: it may have been applied".into()
+                }
+                _ => "cut off without an answer: it may have been applied".into(),
             };
             format!(
                 "{} {}{} ({answer})",

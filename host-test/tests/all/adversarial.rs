@@ -587,7 +587,8 @@ async fn a_plugin_stopped_after_an_approved_write_reports_what_reached_the_servi
     );
     assert_eq!(writes_received(&session).len(), 1);
 
-    // In flight when the deadline hits: told as possibly applied, and audited.
+    // In flight when the deadline hits: cut there (outcome unknown), told as possibly
+    // applied, and audited.
     let path = std::env::temp_dir().join(format!("dema-inflight-{}.jsonl", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let audit = host_test::policy::audit::AuditLog::open(&path, false)
@@ -612,11 +613,134 @@ async fn a_plugin_stopped_after_an_approved_write_reports_what_reached_the_servi
         report
             .requests
             .iter()
-            .any(|r| r.method == "POST" && r.error == Some("in-flight")),
+            .any(|r| r.method == "POST" && r.error == Some("outcome-unknown")),
         "{:?}",
         report.requests
     );
     let audited = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(audited.contains("\"error\":\"in-flight\""), "{audited}");
+    assert!(
+        audited.contains("\"error\":\"outcome-unknown\""),
+        "{audited}"
+    );
     let _ = std::fs::remove_file(&path);
+}
+
+/// A loopback server whose first connection answers a head and then trickles one body byte
+/// every 200 ms forever; later connections answer `200 []` at once. `closed` is set when the
+/// trickled connection is closed by the client.
+async fn start_trickle_server() -> (String, Arc<std::sync::atomic::AtomicBool>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("trickle server: {e}"));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("trickle server: {e}"));
+    let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = closed.clone();
+    tokio::spawn(async move {
+        let mut connections = 0;
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let trickle = connections == 0;
+            connections += 1;
+            let flag = flag.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                loop {
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match tcp.read(&mut byte).await {
+                            Ok(1) => head.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    head.clear();
+                    if !trickle {
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n[]";
+                        if tcp.write_all(answer).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    let answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000000\r\n\r\n[";
+                    if tcp.write_all(answer).await.is_err() {
+                        return;
+                    }
+                    loop {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        if tcp.write_all(b" ").await.is_err() {
+                            flag.store(true, Ordering::SeqCst);
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), closed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickled_response_is_cut_at_the_call_deadline_and_the_next_call_works() {
+    const DEADLINE: Duration = Duration::from_secs(2);
+    let (url, closed) = start_trickle_server().await;
+    let runtime = Runtime::new(Limits {
+        deadline: DEADLINE,
+        ..Limits::default()
+    })
+    .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let path = std::env::temp_dir().join(format!("dema-trickle-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let audit = host_test::policy::audit::AuditLog::open(&path, false)
+        .unwrap_or_else(|e| panic!("audit: {e}"));
+    let session = Session::builder(&fixtures().rogue)
+        .runtime(runtime)
+        .target(Target::Development(url))
+        .cache(Some(&fixtures().cache))
+        .audit(audit)
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let started = Instant::now();
+    let outcome = call(&session, "ping", &NoHuman).await;
+    let elapsed = started.elapsed();
+    eprintln!(
+        "trickled call ended after {elapsed:?}: {}",
+        match &outcome {
+            Ok((ToolCall::Result(result), _)) => result.text.lines().next().unwrap_or_default(),
+            _ => "the call's deadline",
+        }
+    );
+    assert!(elapsed < Duration::from_millis(2200), "{elapsed:?}");
+    // The request is cut at the call's deadline with its outcome unknown (C3), and recorded so;
+    // the guest, resuming at the deadline, is stopped there (or, had it time, tells so).
+    let audited = std::fs::read_to_string(&path).unwrap_or_default();
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        audited.contains("\"error\":\"outcome-unknown\""),
+        "{audited}"
+    );
+    match &outcome {
+        Ok((ToolCall::Result(result), report)) => {
+            assert!(
+                result.text.starts_with("outcome-unknown: "),
+                "{}",
+                result.text
+            );
+            assert_eq!(report.requests[0].error, Some("outcome-unknown"));
+        }
+        Err(CallFailure::DeadlineExceeded(d)) => assert_eq!(*d, DEADLINE),
+        other => panic!("{other:?}"),
+    }
+    // The trickled connection was dropped, not left to run until its own timeout.
+    let waited = Instant::now();
+    while !closed.load(Ordering::SeqCst) && waited.elapsed() < Duration::from_secs(2) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        closed.load(Ordering::SeqCst),
+        "the connection is still open"
+    );
+    let next = lines(&session, "ping", &NoHuman).await;
+    assert!(next[0].starts_with("status 200"), "{next:?}");
 }

@@ -1,5 +1,5 @@
 //! Seed checks run directly; API checks start the real server on 127.0.0.1:0 and talk to it
-//! with a blocking ureq client on a blocking thread.
+//! with a small blocking HTTP client on a blocking thread.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};

@@ -3,19 +3,26 @@
 //! the write gate ([`crate::policy::gate`]), counted against the call's budget, sent with the key
 //! injected by slot, read under a size cap within the call's deadline, redacted, and its failure
 //! classified as contract C3 says. HTTP status is data: every status comes back as a response,
-//! and redirects are never followed.
+//! and redirects are never followed. The client itself is in [`client`], connections (egress
+//! check, TCP, TLS) in [`connect`], and the C3 mapping of failures in [`failure`].
 
-use std::io::Read;
+mod client;
+mod connect;
+mod failure;
+#[cfg(test)]
+mod network_tests;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ureq::http;
+use bytes::Bytes;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
 use crate::bindings::http::{HttpError, Request, Response};
 use crate::bindings::types::Header;
 use crate::keys::{CallKeys, Secret};
-use crate::policy::egress::{EgressRefused, NetworkPolicy, PolicyResolver, StubLookup};
+use crate::policy::egress::{PolicyResolver, StubLookup};
 use crate::policy::gate::{WriteGate, WriteKey, is_write, method_name};
 use crate::policy::request::{MAX_URL_BYTES, RequestRules};
 
@@ -25,7 +32,14 @@ pub struct HttpLimits {
     pub max_requests_per_call: u32,
     pub max_request_body_bytes: usize,
     pub max_response_body_bytes: u64,
+    /// The longest one request may take, within the call's deadline.
     pub max_request_timeout: Duration,
+    /// Resolve, TCP connect and TLS handshake together.
+    pub connect_timeout: Duration,
+    /// From sending to the response's head; `None`: the rest of the request's time.
+    pub first_byte_timeout: Option<Duration>,
+    /// Status line and headers of a response.
+    pub max_response_header_bytes: usize,
 }
 
 impl Default for HttpLimits {
@@ -35,42 +49,56 @@ impl Default for HttpLimits {
             max_request_body_bytes: 1 << 20,
             max_response_body_bytes: 5 << 20,
             max_request_timeout: Duration::from_secs(8),
+            connect_timeout: Duration::from_secs(3),
+            first_byte_timeout: None,
+            max_response_header_bytes: 64 << 10,
         }
     }
 }
 
 /// What the `http` import of one loaded plugin works with, shared by all its calls: the rules
-/// from its grant, the caps, and one HTTP agent (connection reuse across calls).
+/// from its grant, the caps, and one HTTP client (connections reused across calls).
 #[derive(Debug)]
 pub struct OutboundConfig {
     pub rules: RequestRules,
     pub limits: HttpLimits,
-    agent: ureq::Agent,
+    client: client::Client,
 }
 
 impl OutboundConfig {
     /// `stub_lookup` replaces DNS (tests, contract C10).
     pub fn new(rules: RequestRules, limits: HttpLimits, stub_lookup: Option<StubLookup>) -> Self {
-        // No redirects (3xx is data), every status returned, no proxy from the environment,
-        // and addresses checked after resolution.
-        let network = rules.network;
-        let config = ureq::Agent::config_builder()
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .http_status_as_error(false)
-            .https_only(network == NetworkPolicy::Live)
-            .proxy(None)
-            .user_agent(concat!("dema-host/", env!("CARGO_PKG_VERSION")))
-            .build();
-        let agent = ureq::Agent::with_parts(
-            config,
-            ureq::unversioned::transport::DefaultConnector::new(),
-            PolicyResolver::new(network, stub_lookup),
+        Self::with_trust(rules, limits, stub_lookup, connect::Trust::WebPki)
+    }
+
+    /// Trusting only `roots` instead of the web PKI: for TLS tests against a test server.
+    #[cfg(test)]
+    fn with_roots(
+        rules: RequestRules,
+        limits: HttpLimits,
+        stub_lookup: Option<StubLookup>,
+        roots: Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>,
+    ) -> Self {
+        Self::with_trust(rules, limits, stub_lookup, connect::Trust::Only(roots))
+    }
+
+    fn with_trust(
+        rules: RequestRules,
+        limits: HttpLimits,
+        stub_lookup: Option<StubLookup>,
+        trust: connect::Trust,
+    ) -> Self {
+        let connector = connect::Connector::new(
+            rules.network,
+            PolicyResolver::new(rules.network, stub_lookup),
+            trust,
+            limits.max_response_header_bytes,
         );
+        let client = client::Client::new(connector, &limits);
         OutboundConfig {
             rules,
             limits,
-            agent,
+            client,
         }
     }
 }
@@ -204,16 +232,10 @@ impl Outbound {
             }
         };
         self.requests_sent += 1;
-        let agent = self.config.agent.clone();
         let limit = self.config.limits.max_response_body_bytes;
         let started = Instant::now();
-        let outcome = tokio::task::spawn_blocking(move || exchange(&agent, prepared, limit)).await;
-        let outcome = match outcome {
-            Ok(outcome) => outcome,
-            Err(_) => Err(HttpError::OutcomeUnknown(
-                "the host's HTTP worker stopped".to_string(),
-            )),
-        };
+        // Dropping this future (the call's deadline) drops the connection with it.
+        let outcome = self.config.client.exchange(prepared, limit).await;
         let outcome = outcome.map(|response| self.redact(response));
         record.status = outcome.as_ref().ok().map(|r| r.status);
         record.response_bytes = outcome.as_ref().map(|r| r.body.len()).unwrap_or(0);
@@ -248,15 +270,18 @@ impl Outbound {
             )));
         }
         let checked = config.rules.check(&request, &self.keys)?;
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining < Duration::from_millis(5) {
+        let headers = header_map(&request.headers)?;
+        let now = Instant::now();
+        if deadline.saturating_duration_since(now) < Duration::from_millis(5) {
             return Err(HttpError::Timeout(
                 "no time left in this call to send the request".to_string(),
             ));
         }
-        let mut timeout = remaining.min(config.limits.max_request_timeout);
+        // The call's deadline itself, not a duration measured from it, so a request never
+        // outlives the call.
+        let mut until = deadline.min(now + config.limits.max_request_timeout);
         if let Some(ms) = request.timeout_ms {
-            timeout = timeout.min(Duration::from_millis(u64::from(ms)));
+            until = until.min(now + Duration::from_millis(u64::from(ms)));
         }
         // Last, so a write is consumed only when it is really about to be sent.
         if is_write(request.method) {
@@ -270,14 +295,10 @@ impl Outbound {
         Ok(Prepared {
             method: method_name(request.method),
             url: checked.url,
-            headers: request
-                .headers
-                .into_iter()
-                .map(|h| (h.name, h.value))
-                .collect(),
-            body: request.body,
+            headers,
+            body: Bytes::from(request.body),
             secret_header: checked.credential,
-            timeout,
+            until,
         })
     }
 
@@ -291,92 +312,38 @@ impl Outbound {
     }
 }
 
+/// A request that passed every rule, ready for the client.
 struct Prepared {
     method: &'static str,
     url: Url,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    /// The guest's headers.
+    headers: HeaderMap,
+    body: Bytes,
+    /// Added by the client as the request is written, never before.
     secret_header: Option<(String, Secret)>,
-    timeout: Duration,
+    /// When the request must be over (total timeout): never after the call's deadline.
+    until: Instant,
 }
 
-/// The blocking exchange, run on tokio's blocking pool.
-fn exchange(agent: &ureq::Agent, prepared: Prepared, limit: u64) -> Result<Response, HttpError> {
-    let mut builder = http::Request::builder()
-        .method(prepared.method)
-        .uri(prepared.url.as_str());
-    for (name, value) in &prepared.headers {
-        builder = builder.header(name.as_str(), value.as_str());
+/// The guest's headers as HTTP, refused before anything is counted if one cannot be written.
+fn header_map(headers: &[Header]) -> Result<HeaderMap, HttpError> {
+    let mut map = HeaderMap::with_capacity(headers.len());
+    for header in headers {
+        let name = HeaderName::from_bytes(header.name.as_bytes());
+        let value = HeaderValue::from_str(&header.value);
+        match (name, value) {
+            (Ok(name), Ok(value)) => {
+                map.append(name, value);
+            }
+            _ => {
+                return Err(HttpError::Denied(format!(
+                    "not a valid request: the header `{}` cannot be sent",
+                    crate::policy::display::line(&header.name, 64)
+                )));
+            }
+        }
     }
-    if let Some((name, secret)) = &prepared.secret_header {
-        builder = builder.header(name.as_str(), secret.expose());
-    }
-    let request = builder
-        .body(prepared.body)
-        .map_err(|error| HttpError::Denied(format!("not a valid request: {error}")))?;
-    let request = agent
-        .configure_request(request)
-        .timeout_global(Some(prepared.timeout))
-        .build();
-    let response = agent.run(request).map_err(classify)?;
-    let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(name, value)| Header {
-            name: name.as_str().to_string(),
-            value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
-        })
-        .collect();
-    let mut body = Vec::new();
-    // Read one byte past the limit to tell "exactly at the limit" from "over it".
-    let mut reader = response.into_body().into_reader().take(limit + 1);
-    reader.read_to_end(&mut body).map_err(|error| {
-        HttpError::OutcomeUnknown(format!("the response body broke off: {error}"))
-    })?;
-    if body.len() as u64 > limit {
-        return Err(HttpError::TooLarge(format!(
-            "the response body exceeds the host's limit of {limit} bytes"
-        )));
-    }
-    Ok(Response {
-        status,
-        headers,
-        body,
-    })
-}
-
-/// Maps a transport failure to C3: before the request left → `not-sent`; after → `outcome-unknown`.
-fn classify(error: ureq::Error) -> HttpError {
-    use ureq::Timeout;
-    match error {
-        ureq::Error::HostNotFound => HttpError::NotSent("the host name did not resolve".into()),
-        ureq::Error::ConnectionFailed => HttpError::NotSent("the connection was refused".into()),
-        ureq::Error::Timeout(Timeout::Resolve | Timeout::Connect) => {
-            HttpError::NotSent("timed out while connecting".into())
-        }
-        ureq::Error::Timeout(_) => {
-            HttpError::OutcomeUnknown("timed out waiting for the response".into())
-        }
-        ureq::Error::Tls(reason) => HttpError::NotSent(format!("TLS failed: {reason}")),
-        ureq::Error::Rustls(error) => HttpError::NotSent(format!("TLS failed: {error}")),
-        ureq::Error::Io(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
-            HttpError::NotSent("the connection was refused".into())
-        }
-        ureq::Error::BodyExceedsLimit(limit) => {
-            HttpError::TooLarge(format!("the response exceeds {limit} bytes"))
-        }
-        ureq::Error::LargeResponseHeader(..) => {
-            HttpError::TooLarge("the response headers are too large".into())
-        }
-        ureq::Error::Other(inner) if inner.is::<EgressRefused>() => {
-            HttpError::Denied(inner.to_string())
-        }
-        ureq::Error::RequireHttpsOnly(_) => {
-            HttpError::Denied("live requests must use https".into())
-        }
-        other => HttpError::OutcomeUnknown(format!("the exchange failed: {other}")),
-    }
+    Ok(map)
 }
 
 #[cfg(test)]
@@ -385,6 +352,7 @@ mod tests {
     use crate::bindings::types::{self, Method};
     use crate::keys::FixedKey;
     use crate::manifest::CredentialSlot;
+    use crate::policy::egress::NetworkPolicy;
     use crate::policy::grant::Origin;
 
     const KEY: &str = "canary-key-0f9e8d7c";
@@ -617,7 +585,7 @@ mod tests {
                 .map(|(h, s)| (h.as_str(), s.expose())),
             Some(("x-api-key", KEY))
         );
-        assert!(prepared.timeout <= Duration::from_secs(5));
+        assert!(prepared.until <= Instant::now() + Duration::from_secs(5));
         assert!(
             !format!("{:?}", prepared.secret_header).contains(KEY),
             "Debug never shows it"
