@@ -1,14 +1,21 @@
 # Two commands matter: `make demo` (run it) and `make test` (check everything).
-# Every target first makes sure the wasm32-wasip2 target is installed (rustup does not
-# auto-install on these machines; the call is fast when it is present).
+# Every target first makes sure the wasm32-wasip2 target and wasm-opt are installed (rustup
+# does not auto-install on these machines; both steps are fast when they are present).
 
 CARGO ?= cargo
 HOST := target/release/dema-host
 
-.PHONY: wasm-target plugin build demo test fmt lint unit hostile-rss dist reproducible
+.PHONY: tools wasm-target plugin build demo test fmt lint unit hostile-rss dist reproducible
 
-wasm-target:
+wasm-target: tools
 	@rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2
+
+## wasm-opt (binaryen, from npm; pinned: the component's bytes depend on its version), used by
+## host-test/build.rs to shrink the plugin. Installed under target/tools, once.
+BINARYEN := 132.0.0
+tools: target/tools/node_modules/.bin/wasm-opt
+target/tools/node_modules/.bin/wasm-opt:
+	npm install --prefix target/tools --no-save --no-audit --no-fund --silent binaryen@$(BINARYEN)
 
 ## The plugin component alone (also built and embedded by the host's build script).
 plugin: wasm-target

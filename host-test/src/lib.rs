@@ -32,3 +32,6 @@ pub const EMBEDDED_PLUGIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ing
 /// The `rustc --version` that built [`EMBEDDED_PLUGIN`] (release profile, `wasm32-wasip2`).
 pub const EMBEDDED_PLUGIN_RUSTC: &str =
     include_str!(concat!(env!("OUT_DIR"), "/ingrid_plugin.rustc"));
+/// The post-link optimiser that shrank [`EMBEDDED_PLUGIN`] (`wasm-opt version N -Oz`, or `none`).
+pub const EMBEDDED_PLUGIN_OPTIMISER: &str =
+    include_str!(concat!(env!("OUT_DIR"), "/ingrid_plugin.optimiser"));

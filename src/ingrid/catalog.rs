@@ -20,9 +20,10 @@ pub const BASE_URL_SETTING: &str = "base-url";
 pub const CREDENTIAL_SLOT: &str = "ingrid-api-key";
 /// Known: every request carries the key in this header (K1).
 pub const API_KEY_HEADER: &str = "x-api-key";
-/// Modelled: Ingrid's trace id on responses (M5).
+/// Modelled: Ingrid's trace id on responses (M5); an RFC 9457 body may carry it instead, as
+/// `trace_id` or `instance` (see `error::ErrorBody`).
 pub const TRACE_ID_HEADER: &str = "x-trace-id";
-/// Modelled: seconds to wait after a 429 (M5).
+/// Modelled: the wait after a 429, in seconds or as an HTTP date (M5).
 pub const RETRY_AFTER_HEADER: &str = "retry-after";
 
 /// Modelled page size bounds of list endpoints (M2).
@@ -56,11 +57,13 @@ pub const RETURN_STATUSES: [&str; 5] = [
     return_status::AWAITING_EXCHANGE,
     return_status::COMPLETED,
 ];
-/// Known: items are inspected (reported) while the return is in one of these (K6, M11).
+/// Modelled (M11): the statuses in which items may be reported. Public material describes the
+/// inspection step of the lifecycle (K6) but does not state which statuses allow a report.
 pub const REPORTABLE_RETURN_STATUSES: [&str; 2] =
     [return_status::AWAITING_RETURN, return_status::IN_TRANSIT];
 
-/// What the shopper asked for (K6; the field and its values are modelled, M7).
+/// Modelled (M7): the `resolution` field and its values. Public material describes returns
+/// ending in a refund or an exchange (K6) but names no such field.
 pub mod resolution {
     pub const REFUND: &str = "REFUND";
     pub const EXCHANGE: &str = "EXCHANGE";

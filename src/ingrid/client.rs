@@ -6,16 +6,21 @@ use crate::prelude::*;
 use serde::de::DeserializeOwned;
 
 use super::catalog::{self, Endpoint};
-use super::error::{IngridError, Subject, error_message_from_body};
+use super::error::{ErrorBody, IngridError, Subject};
+use super::http_date;
 use crate::api::{CallContext, PlannedWrite};
 use crate::transport::{HttpError, HttpRequest, HttpResponse, LogLevel, Transport};
 
 /// Attempts for a read, counting the first (writes are never retried, contract C3).
 const MAX_READ_ATTEMPTS: u32 = 3;
-/// First backoff between read attempts; doubles each time.
+/// First backoff between read attempts; doubles each time, up to [`MAX_BACKOFF_MS`], and is
+/// jittered (half fixed, half random) so that many callers do not retry in step.
 const FIRST_BACKOFF_MS: u64 = 200;
+const MAX_BACKOFF_MS: u64 = 2_000;
 /// Time kept back from the deadline so the tool can still answer after the last request.
 const ANSWER_MARGIN_MS: u64 = 250;
+/// Time a write leaves for reading the resource back when its outcome is unknown (C3).
+const READ_BACK_RESERVE_MS: u64 = 2_000;
 
 pub struct IngridClient<'a> {
     transport: &'a dyn Transport,
@@ -89,20 +94,26 @@ impl<'a> IngridClient<'a> {
     }
 
     /// Sends an approved write exactly as planned, once: writes are never retried (contract
-    /// C3), so every outcome goes back to the caller.
+    /// C3), so every outcome goes back to the caller. The write may use the call's time but
+    /// what a read-back needs, so an unknown outcome can still be cleared up.
     pub fn send_write(&self, write: &PlannedWrite) -> Result<HttpResponse, HttpError> {
+        let remaining = self.remaining_ms();
+        let for_the_write = remaining
+            .saturating_sub(READ_BACK_RESERVE_MS.min(remaining / 3))
+            .max(1);
         let request = HttpRequest {
             method: write.method,
             url: write.url.clone(),
             headers: json_headers(!write.body.is_empty()),
             body: write.body.clone(),
             credential: write.credential.clone(),
-            timeout_ms: u32::try_from(self.remaining_ms()).ok(),
+            timeout_ms: u32::try_from(for_the_write).ok(),
         };
         self.transport.send(&request)
     }
 
-    /// A read, retried on 429 (when the wait fits), 502-504 and connection failures.
+    /// A read, retried on 429 (when the wait fits), 500 and 502-504, and on a failure to
+    /// connect or a lost answer, with capped, jittered backoff inside the call's deadline.
     pub fn get_response(
         &self,
         endpoint: Endpoint,
@@ -116,7 +127,7 @@ impl<'a> IngridClient<'a> {
             let retry_in_ms = match &outcome {
                 Ok(response) if (200..300).contains(&response.status) => None,
                 Ok(response) if response.status == 429 => {
-                    let wait_secs = retry_after_secs(response).unwrap_or(1);
+                    let wait_secs = self.retry_after_secs(response).unwrap_or(1);
                     let remaining = self.remaining_ms();
                     // Retry-After comes from outside: no arithmetic on it may overflow.
                     let wait_ms = wait_secs.saturating_mul(1000);
@@ -129,12 +140,12 @@ impl<'a> IngridClient<'a> {
                     }
                     Some(wait_ms)
                 }
-                Ok(response) if matches!(response.status, 502..=504) => {
-                    Some(FIRST_BACKOFF_MS << (attempt - 1))
+                Ok(response) if matches!(response.status, 500 | 502..=504) => {
+                    Some(self.backoff_ms(attempt))
                 }
                 Ok(_) => None,
                 Err(HttpError::NotSent(_) | HttpError::OutcomeUnknown(_)) => {
-                    Some(FIRST_BACKOFF_MS << (attempt - 1))
+                    Some(self.backoff_ms(attempt))
                 }
                 Err(_) => None,
             };
@@ -156,6 +167,25 @@ impl<'a> IngridClient<'a> {
                 _ => return check_status(outcome?, subject),
             }
         }
+    }
+
+    /// The wait before attempt `attempt + 1`: exponential, capped, half of it random.
+    fn backoff_ms(&self, attempt: u32) -> u64 {
+        let ceiling = FIRST_BACKOFF_MS
+            .saturating_mul(1 << attempt.saturating_sub(1).min(10))
+            .min(MAX_BACKOFF_MS);
+        let half = ceiling / 2;
+        half + jitter(self.transport.monotonic_ms(), attempt) % (half + 1)
+    }
+
+    /// `Retry-After` as delay-seconds, or as an HTTP date counted from the host's clock.
+    fn retry_after_secs(&self, response: &HttpResponse) -> Option<u64> {
+        let value = response.header(catalog::RETRY_AFTER_HEADER)?.trim();
+        if let Ok(seconds) = value.parse::<u64>() {
+            return Some(seconds);
+        }
+        let at = http_date::parse_imf_fixdate(value)?;
+        Some(at.saturating_sub(self.transport.wall_clock_unix_secs()))
     }
 
     /// A read whose JSON body is decoded into `T`.
@@ -197,10 +227,15 @@ pub fn trace_id(response: &HttpResponse) -> Option<String> {
         .map(|id| id.chars().filter(|c| !c.is_control()).take(100).collect())
 }
 
-fn retry_after_secs(response: &HttpResponse) -> Option<u64> {
-    response
-        .header(catalog::RETRY_AFTER_HEADER)
-        .and_then(|value| value.trim().parse().ok())
+/// A well-mixed number from the clock's reading (splitmix64): the guest has no other source of
+/// randomness it needs, and the clock differs from call to call and host to host.
+fn jitter(clock_ms: u64, attempt: u32) -> u64 {
+    let mut z = clock_ms
+        .wrapping_add(u64::from(attempt))
+        .wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// A 2xx response passes; anything else becomes an [`IngridError::Status`].
@@ -214,13 +249,17 @@ pub fn check_status(
     Err(status_error(&response, subject))
 }
 
-/// The error a non-2xx response stands for.
+/// The error a non-2xx response stands for; the trace id from the header, else the body.
 pub fn status_error(response: &HttpResponse, subject: &Subject) -> IngridError {
+    let body = ErrorBody::parse(&response.body);
     IngridError::Status {
         status: response.status,
         subject: subject.clone(),
-        message: error_message_from_body(&response.body),
-        retry_after_secs: retry_after_secs(response),
-        trace_id: trace_id(response),
+        message: body.message,
+        field_errors: body.field_errors,
+        retry_after_secs: response
+            .header(catalog::RETRY_AFTER_HEADER)
+            .and_then(|value| value.trim().parse().ok()),
+        trace_id: trace_id(response).or(body.trace_id),
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::prelude::*;
 
+use crate::tools::text;
 use crate::transport::HttpError;
 
 /// What the failing request was about, so a 404 can say which thing does not exist.
@@ -42,12 +43,18 @@ pub enum IngridError {
     #[error("{0}")]
     Http(#[from] HttpError),
     /// A non-2xx answer.
-    #[error("{}", describe_status(*status, subject, message, *retry_after_secs, trace_id.as_deref()))]
+    #[error(
+        "{}{}",
+        describe_status(*status, subject, message, *retry_after_secs, trace_id.as_deref()),
+        field_errors_block(field_errors)
+    )]
     Status {
         status: u16,
         subject: Subject,
         /// Ingrid's own message, cleaned and cut (it is shown, not obeyed).
         message: Option<String>,
+        /// A problem's `errors[]`, each naming the argument it is about.
+        field_errors: Vec<FieldError>,
         retry_after_secs: Option<u64>,
         trace_id: Option<String>,
     },
@@ -170,21 +177,95 @@ fn describe_status(
     }
 }
 
-/// Ingrid's error body (modelled): `{"message": "...", "code": "..."}`. Cleaned of control
-/// characters and cut, because it is echoed to a person and an agent.
-pub fn error_message_from_body(body: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct ErrorBody {
-        message: Option<String>,
+/// What an error body says, in either shape Ingrid may use (M5): its older
+/// `{"message","code"}`, or RFC 9457 problem details (`type`, `title`, `status`, `detail`,
+/// `errors[]` with `code`/`detail`/`param`, a trace id as `trace_id` or `instance`). Every
+/// value is cleaned and cut, because it is echoed to a person and an agent (and not obeyed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// `detail`, else `message`, else `title`.
+    pub message: Option<String>,
+    pub field_errors: Vec<FieldError>,
+    pub trace_id: Option<String>,
+}
+
+/// One entry of a problem's `errors[]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The argument it is about, e.g. `items[0].quantity`.
+    pub param: Option<String>,
+    pub detail: String,
+}
+
+/// Field errors passed on to the agent; the rest are counted.
+const MAX_FIELD_ERRORS: usize = 10;
+
+impl ErrorBody {
+    /// Anything that is not a JSON object (an HTML page from a proxy, say) says nothing.
+    pub fn parse(body: &[u8]) -> ErrorBody {
+        let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(body) else {
+            return ErrorBody::default();
+        };
+        let text = |key: &str, max: usize| {
+            map.get(key)
+                .and_then(|value| value.as_str())
+                .map(|value| text::clean(value, max))
+                .filter(|value| !value.trim().is_empty())
+        };
+        let message = text("detail", 300)
+            .or_else(|| text("message", 300))
+            .or_else(|| text("title", 300));
+        let trace_id = text("trace_id", 100).or_else(|| text("instance", 100));
+        let field_errors = map
+            .get("errors")
+            .and_then(|errors| errors.as_array())
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(|entry| {
+                        let field = |key: &str, max: usize| {
+                            entry
+                                .get(key)
+                                .and_then(|value| value.as_str())
+                                .map(|value| text::clean(value, max))
+                        };
+                        let detail = field("detail", 200).or_else(|| field("code", 80))?;
+                        Some(FieldError {
+                            param: field("param", 80),
+                            detail,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        ErrorBody {
+            message,
+            field_errors,
+            trace_id,
+        }
     }
-    let parsed: ErrorBody = serde_json::from_slice(body).ok()?;
-    let cleaned: String = parsed
-        .message?
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(300)
+}
+
+/// The field errors as one fenced block of data (Ingrid's words, never instructions).
+fn field_errors_block(errors: &[FieldError]) -> String {
+    if errors.is_empty() {
+        return String::new();
+    }
+    let mut lines: Vec<String> = errors
+        .iter()
+        .take(MAX_FIELD_ERRORS)
+        .map(|error| match &error.param {
+            Some(param) => format!("{param}: {}", error.detail),
+            None => error.detail.clone(),
+        })
         .collect();
-    (!cleaned.trim().is_empty()).then_some(cleaned)
+    if errors.len() > MAX_FIELD_ERRORS {
+        lines.push(format!("and {} more", errors.len() - MAX_FIELD_ERRORS));
+    }
+    format!(
+        "\n{}",
+        text::fence_text("Ingrid's field errors", "Ingrid", &lines.join("; "))
+    )
 }
 
 #[cfg(test)]
@@ -196,6 +277,7 @@ mod tests {
             status,
             subject,
             message: Some("nope".into()),
+            field_errors: Vec::new(),
             retry_after_secs: Some(7),
             trace_id: Some("t-1".into()),
         }
@@ -244,9 +326,49 @@ mod tests {
     #[test]
     fn error_bodies_are_cleaned_and_cut() {
         let body = format!(r#"{{"message":"bad\u001b[31m {}"}}"#, "x".repeat(1000));
-        let message = error_message_from_body(body.as_bytes()).unwrap_or_default();
+        let message = ErrorBody::parse(body.as_bytes())
+            .message
+            .unwrap_or_default();
         assert!(!message.contains('\u{1b}'));
-        assert_eq!(message.chars().count(), 300);
-        assert_eq!(error_message_from_body(b"<html>"), None);
+        assert_eq!(message.chars().count(), 301, "300 and the cut mark");
+        assert_eq!(ErrorBody::parse(b"<html>"), ErrorBody::default());
+    }
+
+    #[test]
+    fn problem_details_are_read_with_their_field_errors_and_trace_id() {
+        let body = br#"{"type":"/problems/validation","title":"Invalid request","status":422,
+            "detail":"2 items are invalid","trace_id":"tr-9",
+            "errors":[{"code":"TOO_MANY","detail":"at most 1","param":"items[0].quantity"},
+                      {"code":"UNKNOWN_ITEM","param":"items[1].returnItemId"}]}"#;
+        let parsed = ErrorBody::parse(body);
+        assert_eq!(parsed.message.as_deref(), Some("2 items are invalid"));
+        assert_eq!(parsed.trace_id.as_deref(), Some("tr-9"));
+        assert_eq!(parsed.field_errors.len(), 2);
+        assert_eq!(parsed.field_errors[1].detail, "UNKNOWN_ITEM");
+        let error = IngridError::Status {
+            status: 422,
+            subject: Subject::Return(50075),
+            message: parsed.message,
+            field_errors: parsed.field_errors,
+            retry_after_secs: None,
+            trace_id: parsed.trace_id,
+        }
+        .to_string();
+        assert!(
+            error.contains("Ingrid said: \"2 items are invalid\""),
+            "{error}"
+        );
+        assert!(
+            error.contains("items[0].quantity: at most 1; items[1].returnItemId: UNKNOWN_ITEM"),
+            "{error}"
+        );
+        assert!(error.contains("data, not instructions"), "{error}");
+        assert!(error.contains("tr-9"), "{error}");
+        // The instance stands in for a missing trace_id; the older shape still reads.
+        let instance = ErrorBody::parse(br#"{"title":"Not found","instance":"urn:trace:7"}"#);
+        assert_eq!(instance.trace_id.as_deref(), Some("urn:trace:7"));
+        assert_eq!(instance.message.as_deref(), Some("Not found"));
+        let older = ErrorBody::parse(br#"{"message":"no such return","code":"NOT_FOUND"}"#);
+        assert_eq!(older.message.as_deref(), Some("no such return"));
     }
 }

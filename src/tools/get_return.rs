@@ -296,7 +296,8 @@ mod tests {
             ),
         ];
         for (answer, needle) in cases {
-            let transport = ScriptedTransport::new(vec![answer]);
+            // A 500 is retried (a read); every attempt gets the same answer.
+            let transport = ScriptedTransport::new(vec![answer.clone(), answer.clone(), answer]);
             let result = expect_result(call_tool(
                 &transport,
                 "get_return",

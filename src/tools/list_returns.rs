@@ -301,7 +301,9 @@ mod tests {
         let result = expect_result(call_tool(&transport, "list_returns", "{}", &context()));
         assert!(result.is_error);
         assert_eq!(transport.sent.borrow().len(), 3);
-        assert_eq!(transport.slept_ms.get(), 200 + 400);
+        // Backoff 200 ms then 400 ms, each half fixed and half jittered.
+        let slept = transport.slept_ms.get();
+        assert!((100 + 200..=200 + 400).contains(&slept), "{slept}");
         assert!(result.text.contains("unavailable"), "{}", result.text);
         assert!(result.text.contains("trace-42"), "{}", result.text);
     }

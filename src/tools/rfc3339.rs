@@ -10,6 +10,13 @@ pub struct Instant {
     nanosecond: u32,
 }
 
+impl Instant {
+    /// Whole seconds since the Unix epoch (negative before it).
+    pub fn unix_seconds(&self) -> i64 {
+        self.unix_seconds
+    }
+}
+
 /// The years `time` represents (without its `large-dates` feature).
 const YEARS: core::ops::RangeInclusive<i64> = -9999..=9999;
 const SECONDS_PER_DAY: i64 = 86_400;

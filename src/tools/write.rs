@@ -167,7 +167,8 @@ fn read_back<W: WriteTarget>(
         Ok(resource) if target.shows_applied(&resource) => target.applied(
             resource,
             Some(&format!(
-                "{what_happened}; reading it back shows it was applied."
+                "{what_happened}; reading it back shows it took effect: the change was applied \
+                 although the answer was lost."
             )),
         ),
         Ok(resource) if target.allows_write(&resource) => failure(format!(

@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::CliError;
 use crate::package::{self, BuildInfo, Toolchain, keys};
-use crate::{EMBEDDED_PLUGIN, EMBEDDED_PLUGIN_RUSTC};
+use crate::{EMBEDDED_PLUGIN, EMBEDDED_PLUGIN_OPTIMISER, EMBEDDED_PLUGIN_RUSTC};
 
 #[derive(Args)]
 pub struct PackageArgs {
@@ -50,6 +50,10 @@ pub fn run(args: &PackageArgs) -> Result<ExitCode, CliError> {
             rustc,
             target: "wasm32-wasip2".to_string(),
             profile: "release".to_string(),
+            optimiser: match &args.wasm {
+                Some(_) => None,
+                None => Some(EMBEDDED_PLUGIN_OPTIMISER.to_string()),
+            },
         },
         file: format!("{stem}.wasm"),
         development,

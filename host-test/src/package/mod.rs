@@ -68,6 +68,9 @@ pub struct Toolchain {
     pub rustc: String,
     pub target: String,
     pub profile: String,
+    /// The post-link optimiser, e.g. `wasm-opt version 132 -Oz`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimiser: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
