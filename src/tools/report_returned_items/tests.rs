@@ -377,7 +377,7 @@ fn an_unknown_outcome_is_read_back_and_reported_either_way() {
     assert!(
         result
             .text
-            .contains("reading it back shows it was applied.")
+            .contains("the change was applied although the answer was lost.")
     );
     assert_eq!(applied.writes().len(), 1, "a write is never retried");
 
