@@ -334,7 +334,7 @@ fn a_publisher_packages_and_an_operator_verifies_inspects_and_loads() {
         "sha256   ",
         "dema:integration/connector@0.1.0",
         "dema:integration/http@0.1.0",
-        "wasi:io/streams@0.2.",
+        "wasi:io/poll@0.2.",
         "report_returned_items              write (asks first)",
         "\"credentialSlots\"",
     ] {
