@@ -79,7 +79,10 @@ impl<'a> IngridClient<'a> {
             headers: json_headers(!body.is_empty()),
             body,
             credential: Some(catalog::CREDENTIAL_SLOT.to_string()),
-            timeout_ms: u32::try_from(self.remaining_ms()).ok(),
+            // A request that outlives this stops short of the deadline, so the tool can still
+            // say what happened.
+            timeout_ms: u32::try_from(self.remaining_ms().saturating_sub(ANSWER_MARGIN_MS).max(1))
+                .ok(),
         }
     }
 

@@ -9,6 +9,7 @@ mod adversarial;
 mod cli;
 mod confirmation;
 mod end_to_end;
+mod faults;
 mod mcp;
 mod packaging;
 mod plugins;
