@@ -37,7 +37,8 @@ pub enum Decision {
     TimedOut,
     /// No person could be asked; nothing written.
     NoPerson,
-    /// The host refused: a write outside the approval, or a proposal it would not send.
+    /// The host refused: a write outside the approval, a proposal it would not send, an
+    /// unknown tool, or arguments that break the tool's input schema (nothing of the plugin ran).
     Refused,
     /// A read tool (or `connect`, `diagnostics`) tried to write.
     Denied,

@@ -124,11 +124,15 @@ impl Session {
         observer: Option<Arc<dyn CallObserver>>,
     ) -> Result<(ToolCall, CallReport), CallFailure> {
         let Some(host_tool) = self.plugin.tool(tool) else {
+            // The agent's name, bounded: it is not one of the plugin's tools.
+            let shown = crate::policy::display::line(tool, 64);
+            self.audit_refused_call(&shown, "no such tool")?;
             return Ok((ToolCall::UnknownTool(tool.to_string()), Default::default()));
         };
         let arguments = match validate_arguments(&self.plugin, tool, arguments_json).await {
             Ok(arguments) => arguments,
             Err(problem) => {
+                self.audit_refused_call(tool, &format!("arguments refused: {problem}"))?;
                 return Ok((ToolCall::InvalidArguments(problem), Default::default()));
             }
         };

@@ -98,6 +98,23 @@ impl Session {
         )
     }
 
+    /// A call refused before any of the plugin's code ran: an unknown tool, or arguments that
+    /// break the tool's input schema. The agent's attempt is a decision too.
+    pub(super) fn audit_refused_call(&self, tool: &str, why: &str) -> Result<(), CallFailure> {
+        let keys = self.call_keys().unwrap_or_default();
+        let call_id = self.context().call_id;
+        self.audit_with_tool(
+            &call_id,
+            &keys,
+            "call-tool",
+            None,
+            Some(tool),
+            Decision::Refused,
+            &CallReport::default(),
+            Some(why.to_string()),
+        )
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn audit(
         &self,
@@ -105,6 +122,23 @@ impl Session {
         keys: &CallKeys,
         export: &str,
         invocation: Option<&Invocation<'_>>,
+        decision: Decision,
+        report: &CallReport,
+        failure: Option<String>,
+    ) -> Result<(), CallFailure> {
+        self.audit_with_tool(
+            call_id, keys, export, invocation, None, decision, report, failure,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn audit_with_tool(
+        &self,
+        call_id: &str,
+        keys: &CallKeys,
+        export: &str,
+        invocation: Option<&Invocation<'_>>,
+        tool: Option<&str>,
         decision: Decision,
         report: &CallReport,
         failure: Option<String>,
@@ -122,7 +156,7 @@ impl Session {
             plugin_digest: self.plugin.digest(),
             call_id,
             export,
-            tool: invocation.map(|i| i.tool),
+            tool: invocation.map(|i| i.tool).or(tool),
             arguments_digest: invocation.map(|i| i.binding.arguments_digest.as_str()),
             arguments: invocation
                 .filter(|_| log.include_personal_data())

@@ -14,4 +14,5 @@ mod mcp;
 mod packaging;
 mod plugins;
 mod schemas;
+mod soak;
 mod support;

@@ -161,6 +161,22 @@ impl SimulatorHandle {
         lock(&self.shared).faults.counters.writes_to(route, id)
     }
 
+    /// A fresh PENDING refund transaction, a copy of a seeded one under a new id: long runs
+    /// (the soak test) apply a write on a new refund each time.
+    pub fn add_pending_refund(&self) -> Option<u64> {
+        let mut state = lock(&self.shared);
+        let data = &mut state.data;
+        let mut refund = data.refunds.values().next()?.clone();
+        let id = data.next_refund_id;
+        data.next_refund_id += 1;
+        refund.id = id;
+        refund.status = model::RefundStatus::Pending;
+        refund.completed_at = None;
+        refund.external_reference = None;
+        data.refunds.insert(id, refund);
+        Some(id)
+    }
+
     /// Answers errors from now on in `shape`.
     pub fn set_error_shape(&self, shape: ErrorShape) {
         lock(&self.shared).error_shape = shape;
