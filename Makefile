@@ -5,7 +5,7 @@
 CARGO ?= cargo
 HOST := target/release/dema-host
 
-.PHONY: tools wasm-target plugin build demo test fmt lint unit hostile-rss dist reproducible
+.PHONY: tools wasm-target plugin build demo test fmt lint unit hostile-rss dist reproducible fuzz soak
 
 wasm-target: tools
 	@rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2
@@ -55,3 +55,12 @@ dist: wasm-target
 ## `make dist` from two clean clones in different directories gives the same sha256.
 reproducible: wasm-target
 	scripts/reproducible.sh
+
+## The property tests with many more cases (make test runs proptest's default 256).
+fuzz: wasm-target
+	PROPTEST_CASES=20000 $(CARGO) test --locked -p ingrid-plugin fuzz
+	PROPTEST_CASES=20000 $(CARGO) test --locked -p host-test --lib fuzz
+
+## 10,000 mixed calls in one host process (make test runs 1,500).
+soak: wasm-target
+	DEMA_SOAK_CALLS=10000 DEMA_SOAK_SECS=600 $(CARGO) test --locked -p host-test --test all soak:: -- --nocapture
