@@ -39,4 +39,6 @@ mod prelude {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod testing;
