@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod client;
 pub mod error;
+pub mod json;
 pub mod models;
 
 pub use client::IngridClient;

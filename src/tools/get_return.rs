@@ -10,7 +10,7 @@ use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{self, Endpoint};
 use crate::ingrid::error::Subject;
-use crate::ingrid::models::{Return, ReturnItem, money};
+use crate::ingrid::models::{Money, Overflow, Return, ReturnItem, money};
 
 pub const TOOL: Tool = Tool {
     name: "get_return",
@@ -85,14 +85,17 @@ fn run(
         Ok(ret) => ret,
         Err(error) => return failure(error.to_string()),
     };
-    let text = render(&ret);
-    success(TOOL.name, text, &view(ret))
+    let Ok(items_value) = ret.items_value() else {
+        return failure(Overflow::MESSAGE);
+    };
+    let text = render(&ret, items_value);
+    success(TOOL.name, text, &view(ret, items_value))
 }
 
-fn view(ret: Return) -> Output {
+fn view(ret: Return, items_value: Money) -> Output {
     Output {
         item_quantity: ret.item_quantity(),
-        items_value: money(ret.items_value()),
+        items_value: money(items_value),
         id: ret.id,
         order_id: ret.order_id,
         order_number: ret.order_number,
@@ -142,7 +145,7 @@ pub fn item_name(item: &ReturnItem) -> String {
     )
 }
 
-fn render(ret: &Return) -> String {
+fn render(ret: &Return, items_value: Money) -> String {
     let currency = text::clean(&ret.currency_code, 5);
     let mut lines = vec![headline(ret, ret.order_number.as_deref())];
     lines.push(format!(
@@ -154,7 +157,7 @@ fn render(ret: &Return) -> String {
     lines.push(format!(
         "{} unit(s) worth {} {currency}:",
         ret.item_quantity(),
-        money(ret.items_value())
+        money(items_value)
     ));
     for item in &ret.items {
         lines.push(format!(

@@ -2,7 +2,6 @@
 
 use crate::prelude::*;
 
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -13,7 +12,7 @@ use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{Endpoint, query};
 use crate::ingrid::error::Subject;
-use crate::ingrid::models::{Order, money};
+use crate::ingrid::models::{Money, Order, Overflow, money};
 
 const CURSOR_KIND: &str = "orders";
 /// Order numbers are the merchant's own short codes.
@@ -109,31 +108,33 @@ fn run(
         Ok(paged) => paged,
         Err(error) => return failure(error.to_string()),
     };
-    let output = summarise(&paged);
+    let Ok(output) = summarise(&paged) else {
+        return failure(Overflow::MESSAGE);
+    };
     let text = render(&output, &filters, &paged);
     success(TOOL.name, text, &output)
 }
 
-fn summarise(paged: &Paged<Order>) -> Output {
-    let mut totals: Tally<(usize, Decimal)> = Tally::default();
-    let orders: Vec<Row> = paged
+fn summarise(paged: &Paged<Order>) -> Result<Output, Overflow> {
+    let mut totals: Tally<(usize, Money)> = Tally::default();
+    let orders = paged
         .rows
         .iter()
         .map(|order| {
             let total = totals.entry(&order.currency_code);
             total.0 += 1;
-            total.1 = total.1.saturating_add(order.total_amount);
-            Row {
+            total.1 = total.1.checked_add(order.total_amount)?;
+            Ok(Row {
                 id: order.id,
                 order_number: text::clean(&order.order_number, ORDER_NUMBER_MAX_CHARS),
                 created_at: order.created_at.clone(),
                 currency_code: order.currency_code.clone(),
                 unit_count: order.unit_count(),
                 total_amount: money(order.total_amount),
-            }
+            })
         })
-        .collect();
-    Output {
+        .collect::<Result<Vec<Row>, Overflow>>()?;
+    Ok(Output {
         count: orders.len(),
         orders,
         next_cursor: paged.next_cursor.clone(),
@@ -142,7 +143,7 @@ fn summarise(paged: &Paged<Order>) -> Output {
             count,
             total_amount: money(total),
         }),
-    }
+    })
 }
 
 fn render(output: &Output, filters: &[(&str, String)], paged: &Paged<Order>) -> String {

@@ -3,7 +3,6 @@
 
 use crate::prelude::*;
 
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -15,7 +14,7 @@ use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{self, Endpoint, query, refund_status};
 use crate::ingrid::error::Subject;
-use crate::ingrid::models::{RefundTransaction, money};
+use crate::ingrid::models::{Money, Overflow, RefundTransaction, money};
 
 const CURSOR_KIND: &str = "refunds";
 
@@ -97,29 +96,31 @@ fn run(
         Ok(paged) => paged,
         Err(error) => return failure(error.to_string()),
     };
-    let output = summarise(&paged);
+    let Ok(output) = summarise(&paged) else {
+        return failure(Overflow::MESSAGE);
+    };
     let text = render(&output, &filters, &paged);
     success(TOOL.name, text, &output)
 }
 
-fn summarise(paged: &Paged<RefundTransaction>) -> Output {
+fn summarise(paged: &Paged<RefundTransaction>) -> Result<Output, Overflow> {
     let mut counts_by_status = Tally::default();
-    let mut pending: Tally<Decimal> = Tally::default();
+    let mut pending: Tally<Money> = Tally::default();
     for refund in &paged.rows {
         *counts_by_status.entry(&refund.status) += 1;
         if refund.status == refund_status::PENDING {
             let total = pending.entry(&refund.currency_code);
-            *total = total.saturating_add(refund.amount);
+            *total = total.checked_add(refund.amount)?;
         }
     }
-    Output {
+    Ok(Output {
         refund_transactions: paged.rows.iter().map(RefundView::from).collect(),
         count: paged.rows.len(),
         next_cursor: paged.next_cursor.clone(),
         stopped_early: paged.stopped_early(),
         counts_by_status,
         pending_totals_by_currency: pending.map(money),
-    }
+    })
 }
 
 fn render(output: &Output, filters: &[(&str, String)], paged: &Paged<RefundTransaction>) -> String {

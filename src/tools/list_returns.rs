@@ -12,7 +12,7 @@ use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{self, Endpoint, query};
 use crate::ingrid::error::Subject;
-use crate::ingrid::models::{Return, money};
+use crate::ingrid::models::{Overflow, Return, money};
 
 const CURSOR_KIND: &str = "returns";
 
@@ -102,19 +102,21 @@ fn run(
         Ok(paged) => paged,
         Err(error) => return failure(error.to_string()),
     };
-    let output = summarise(&paged);
+    let Ok(output) = summarise(&paged) else {
+        return failure(Overflow::MESSAGE);
+    };
     let text = render(&output, &filters, &paged);
     success(TOOL.name, text, &output)
 }
 
-fn summarise(paged: &Paged<Return>) -> Output {
+fn summarise(paged: &Paged<Return>) -> Result<Output, Overflow> {
     let mut counts_by_status = Tally::default();
-    let returns: Vec<Row> = paged
+    let returns = paged
         .rows
         .iter()
         .map(|ret| {
             *counts_by_status.entry(&ret.status) += 1;
-            Row {
+            Ok(Row {
                 id: ret.id,
                 order_id: ret.order_id,
                 order_number: ret.order_number.clone(),
@@ -123,17 +125,17 @@ fn summarise(paged: &Paged<Return>) -> Output {
                 created_at: ret.created_at.clone(),
                 currency_code: ret.currency_code.clone(),
                 item_quantity: ret.item_quantity(),
-                items_value: money(ret.items_value()),
-            }
+                items_value: money(ret.items_value()?),
+            })
         })
-        .collect();
-    Output {
+        .collect::<Result<Vec<Row>, Overflow>>()?;
+    Ok(Output {
         count: returns.len(),
         returns,
         next_cursor: paged.next_cursor.clone(),
         stopped_early: paged.stopped_early(),
         counts_by_status,
-    }
+    })
 }
 
 fn render(output: &Output, filters: &[(&str, String)], paged: &Paged<Return>) -> String {

@@ -15,7 +15,9 @@ use crate::ingrid::catalog::{
     self, Endpoint, item_status, refund_status, resolution, return_status,
 };
 use crate::ingrid::error::{IngridError, Subject};
-use crate::ingrid::models::{Order, ReportedItem, Return, ReturnedItemsReport, money};
+use crate::ingrid::models::{
+    Money, Order, Overflow, ReportedItem, Return, ReturnedItemsReport, money,
+};
 
 pub const TOOL: Tool = Tool {
     name: "report_returned_items",
@@ -134,6 +136,9 @@ struct ReportTarget {
 fn plan(client: &IngridClient, target: &ReportTarget, body: Vec<u8>) -> Result<Proposal, String> {
     let ret = target.read(client).map_err(|error| error.to_string())?;
     check(&ret, &target.report)?;
+    let refund = ret
+        .approved_refund(&target.report)
+        .map_err(|_| Overflow::MESSAGE.to_string())?;
     let order_number = order_number(client, &ret);
     let approved = target
         .report
@@ -147,7 +152,7 @@ fn plan(client: &IngridClient, target: &ReportTarget, body: Vec<u8>) -> Result<P
          {rejected} rejected; {}.",
         ret.id,
         text::clean(order_number.as_deref().unwrap_or("?"), 40),
-        consequence(&ret, &target.report)
+        consequence(&ret, &target.report, refund)
     );
     let mut details = vec![
         headline(&ret, order_number.as_deref()),
@@ -177,7 +182,7 @@ fn plan(client: &IngridClient, target: &ReportTarget, body: Vec<u8>) -> Result<P
     }
     details.push(format!(
         "What follows: {}.",
-        what_follows(&ret, &target.report)
+        what_follows(&ret, &target.report, refund)
     ));
     Ok(Proposal {
         summary,
@@ -263,14 +268,14 @@ fn item_ids(ids: impl Iterator<Item = u64>) -> String {
 }
 
 /// The model's consequence of the report, in one clause.
-fn consequence(ret: &Return, report: &ReturnedItemsReport) -> String {
+fn consequence(ret: &Return, report: &ReturnedItemsReport, refund: Money) -> String {
     if !report.items.iter().any(|item| item.approved) {
         return "the return will be completed with no refund".to_string();
     }
     match ret.resolution.as_deref() {
         Some(resolution::REFUND) => format!(
             "a refund of {} {} will be created",
-            money(ret.approved_refund(report)),
+            money(refund),
             text::clean(&ret.currency_code, 5)
         ),
         Some(resolution::EXCHANGE) => "the exchange continues in Ingrid's backoffice".to_string(),
@@ -282,8 +287,8 @@ fn consequence(ret: &Return, report: &ReturnedItemsReport) -> String {
 }
 
 /// The consequence with the status the return moves to.
-fn what_follows(ret: &Return, report: &ReturnedItemsReport) -> String {
-    let consequence = consequence(ret, report);
+fn what_follows(ret: &Return, report: &ReturnedItemsReport, refund: Money) -> String {
+    let consequence = consequence(ret, report, refund);
     if !report.items.iter().any(|item| item.approved) {
         return format!("{consequence} (status {})", return_status::COMPLETED);
     }
@@ -355,8 +360,10 @@ impl WriteTarget for ReportTarget {
 
     fn applied(&self, ret: Return, note: Option<&str>) -> Result<ToolOutcome, CallError> {
         let currency = text::clean(&ret.currency_code, 5);
+        // An approved refund too large to add up exactly is not stated.
         let refund_amount = (ret.status == return_status::AWAITING_REFUND)
-            .then(|| money(ret.approved_refund(&self.report)));
+            .then(|| ret.approved_refund(&self.report).ok().map(money))
+            .flatten();
         let mut lines: Vec<String> = note.map(str::to_string).into_iter().collect();
         let verdicts: Vec<String> = ret
             .items
