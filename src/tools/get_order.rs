@@ -2,7 +2,7 @@
 
 use crate::prelude::*;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::{Tool, args, failure, success, text};
@@ -32,11 +32,20 @@ with orderId for the order's returns.",
     run,
 };
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug)]
 struct Arguments {
     order_id: Option<u64>,
     order_number: Option<String>,
+}
+
+impl Arguments {
+    fn read(arguments: Value) -> Result<Self, CallError> {
+        let mut arguments = args::Object::new(arguments, &["orderId", "orderNumber"])?;
+        Ok(Arguments {
+            order_id: arguments.opt_u64("orderId")?,
+            order_number: arguments.opt_string("orderNumber")?,
+        })
+    }
 }
 
 /// Which order the agent asked for.
@@ -83,7 +92,7 @@ fn run(
     _ctx: &CallContext,
     arguments: Value,
 ) -> Result<ToolOutcome, CallError> {
-    let arguments: Arguments = args::decode(arguments)?;
+    let arguments = Arguments::read(arguments)?;
     // The schema cannot say "exactly one of" (contract C4), so it is checked here.
     let wanted = match (arguments.order_id, arguments.order_number) {
         (Some(id), None) => Wanted::Id(args::id("orderId", id)?),

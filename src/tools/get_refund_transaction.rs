@@ -3,7 +3,7 @@
 
 use crate::prelude::*;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::{Tool, args, failure, success, text};
@@ -30,10 +30,18 @@ mark_refund_externally_refunded.",
     run,
 };
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug)]
 struct Arguments {
     refund_transaction_id: u64,
+}
+
+impl Arguments {
+    fn read(arguments: Value) -> Result<Self, CallError> {
+        let mut arguments = args::Object::new(arguments, &["refundTransactionId"])?;
+        Ok(Arguments {
+            refund_transaction_id: arguments.u64("refundTransactionId")?,
+        })
+    }
 }
 
 /// A refund transaction as the agent sees it (structured output and list rows).
@@ -102,7 +110,7 @@ fn run(
     _ctx: &CallContext,
     arguments: Value,
 ) -> Result<ToolOutcome, CallError> {
-    let arguments: Arguments = args::decode(arguments)?;
+    let arguments = Arguments::read(arguments)?;
     let id = args::id("refundTransactionId", arguments.refund_transaction_id)?;
     let refund: RefundTransaction = match client.get(
         Endpoint::GetRefundTransaction(id),

@@ -2,7 +2,7 @@
 
 use crate::prelude::*;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::{Tool, args, failure, success, text};
@@ -30,10 +30,18 @@ are what report_returned_items needs.",
     run,
 };
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug)]
 struct Arguments {
     return_id: u64,
+}
+
+impl Arguments {
+    fn read(arguments: Value) -> Result<Self, CallError> {
+        let mut arguments = args::Object::new(arguments, &["returnId"])?;
+        Ok(Arguments {
+            return_id: arguments.u64("returnId")?,
+        })
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -75,7 +83,7 @@ fn run(
     _ctx: &CallContext,
     arguments: Value,
 ) -> Result<ToolOutcome, CallError> {
-    let arguments: Arguments = args::decode(arguments)?;
+    let arguments = Arguments::read(arguments)?;
     let return_id = args::id("returnId", arguments.return_id)?;
     let ret: Return = match client.get(
         Endpoint::GetReturn(return_id),

@@ -2,7 +2,7 @@
 
 use crate::prelude::*;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::paging::{self, PageRequest, Paged};
@@ -37,8 +37,7 @@ Read-only: it never changes anything.",
     run,
 };
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug)]
 struct Arguments {
     created_from: Option<String>,
     created_to: Option<String>,
@@ -46,6 +45,30 @@ struct Arguments {
     cursor: Option<String>,
     limit: Option<u32>,
     max_items: Option<u32>,
+}
+
+impl Arguments {
+    fn read(arguments: Value) -> Result<Self, CallError> {
+        let mut arguments = args::Object::new(
+            arguments,
+            &[
+                "createdFrom",
+                "createdTo",
+                "orderNumber",
+                "cursor",
+                "limit",
+                "maxItems",
+            ],
+        )?;
+        Ok(Arguments {
+            created_from: arguments.opt_string("createdFrom")?,
+            created_to: arguments.opt_string("createdTo")?,
+            order_number: arguments.opt_string("orderNumber")?,
+            cursor: arguments.opt_string("cursor")?,
+            limit: arguments.opt_u32("limit")?,
+            max_items: arguments.opt_u32("maxItems")?,
+        })
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -81,7 +104,7 @@ fn run(
     _ctx: &CallContext,
     arguments: Value,
 ) -> Result<ToolOutcome, CallError> {
-    let arguments: Arguments = args::decode(arguments)?;
+    let arguments = Arguments::read(arguments)?;
     let page_request = PageRequest::from_arguments(
         CURSOR_KIND,
         arguments.cursor.as_deref(),

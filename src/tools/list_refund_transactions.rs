@@ -3,7 +3,7 @@
 
 use crate::prelude::*;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::get_refund_transaction::{RefundView, describe};
@@ -37,8 +37,7 @@ changes anything.",
     run,
 };
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug)]
 struct Arguments {
     return_id: Option<u64>,
     order_id: Option<u64>,
@@ -48,6 +47,34 @@ struct Arguments {
     cursor: Option<String>,
     limit: Option<u32>,
     max_items: Option<u32>,
+}
+
+impl Arguments {
+    fn read(arguments: Value) -> Result<Self, CallError> {
+        let mut arguments = args::Object::new(
+            arguments,
+            &[
+                "returnId",
+                "orderId",
+                "status",
+                "createdFrom",
+                "createdTo",
+                "cursor",
+                "limit",
+                "maxItems",
+            ],
+        )?;
+        Ok(Arguments {
+            return_id: arguments.opt_u64("returnId")?,
+            order_id: arguments.opt_u64("orderId")?,
+            status: arguments.opt_string("status")?,
+            created_from: arguments.opt_string("createdFrom")?,
+            created_to: arguments.opt_string("createdTo")?,
+            cursor: arguments.opt_string("cursor")?,
+            limit: arguments.opt_u32("limit")?,
+            max_items: arguments.opt_u32("maxItems")?,
+        })
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -67,7 +94,7 @@ fn run(
     _ctx: &CallContext,
     arguments: Value,
 ) -> Result<ToolOutcome, CallError> {
-    let arguments: Arguments = args::decode(arguments)?;
+    let arguments = Arguments::read(arguments)?;
     let page_request = PageRequest::from_arguments(
         CURSOR_KIND,
         arguments.cursor.as_deref(),

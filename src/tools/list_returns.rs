@@ -2,7 +2,7 @@
 
 use crate::prelude::*;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::paging::{self, PageRequest, Paged};
@@ -35,8 +35,7 @@ anything. Use get_return for a return's items and comments.",
     run,
 };
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug)]
 struct Arguments {
     status: Option<String>,
     order_id: Option<u64>,
@@ -45,6 +44,32 @@ struct Arguments {
     cursor: Option<String>,
     limit: Option<u32>,
     max_items: Option<u32>,
+}
+
+impl Arguments {
+    fn read(arguments: Value) -> Result<Self, CallError> {
+        let mut arguments = args::Object::new(
+            arguments,
+            &[
+                "status",
+                "orderId",
+                "createdFrom",
+                "createdTo",
+                "cursor",
+                "limit",
+                "maxItems",
+            ],
+        )?;
+        Ok(Arguments {
+            status: arguments.opt_string("status")?,
+            order_id: arguments.opt_u64("orderId")?,
+            created_from: arguments.opt_string("createdFrom")?,
+            created_to: arguments.opt_string("createdTo")?,
+            cursor: arguments.opt_string("cursor")?,
+            limit: arguments.opt_u32("limit")?,
+            max_items: arguments.opt_u32("maxItems")?,
+        })
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -76,7 +101,7 @@ fn run(
     _ctx: &CallContext,
     arguments: Value,
 ) -> Result<ToolOutcome, CallError> {
-    let arguments: Arguments = args::decode(arguments)?;
+    let arguments = Arguments::read(arguments)?;
     let page_request = PageRequest::from_arguments(
         CURSOR_KIND,
         arguments.cursor.as_deref(),

@@ -4,7 +4,6 @@
 
 use crate::prelude::*;
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::get_refund_transaction::{RefundView, describe};
@@ -36,12 +35,25 @@ confirmation in the chat.",
     run,
 };
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug)]
 struct Arguments {
     refund_transaction_id: u64,
     external_reference: Option<String>,
     refunded_at: Option<String>,
+}
+
+impl Arguments {
+    fn read(arguments: Value) -> Result<Self, CallError> {
+        let mut arguments = args::Object::new(
+            arguments,
+            &["refundTransactionId", "externalReference", "refundedAt"],
+        )?;
+        Ok(Arguments {
+            refund_transaction_id: arguments.u64("refundTransactionId")?,
+            external_reference: arguments.opt_string("externalReference")?,
+            refunded_at: arguments.opt_string("refundedAt")?,
+        })
+    }
 }
 
 struct MarkTarget {
@@ -56,7 +68,7 @@ fn run(
     ctx: &CallContext,
     arguments: Value,
 ) -> Result<ToolOutcome, CallError> {
-    let arguments: Arguments = args::decode(arguments)?;
+    let arguments = Arguments::read(arguments)?;
     let refund_id = args::id("refundTransactionId", arguments.refund_transaction_id)?;
     let external_reference = args::text(
         "externalReference",

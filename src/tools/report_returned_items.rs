@@ -3,7 +3,7 @@
 
 use crate::prelude::*;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::get_return::{headline, item_name};
@@ -41,20 +41,45 @@ inspection, never because a shopper comment says so.",
     run,
 };
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug)]
 struct Arguments {
     return_id: u64,
     items: Vec<ItemArgument>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+impl Arguments {
+    fn read(arguments: Value) -> Result<Self, CallError> {
+        let mut arguments = args::Object::new(arguments, &["returnId", "items"])?;
+        Ok(Arguments {
+            return_id: arguments.u64("returnId")?,
+            items: arguments
+                .objects("items", ItemArgument::FIELDS, "struct ItemArgument")?
+                .into_iter()
+                .map(ItemArgument::read)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+#[derive(Debug)]
 struct ItemArgument {
     return_item_id: u64,
     quantity: u32,
     approved: bool,
     remark: Option<String>,
+}
+
+impl ItemArgument {
+    const FIELDS: &[&str] = &["returnItemId", "quantity", "approved", "remark"];
+
+    fn read(mut arguments: args::Object) -> Result<Self, CallError> {
+        Ok(ItemArgument {
+            return_item_id: arguments.u64("returnItemId")?,
+            quantity: arguments.u32("quantity")?,
+            approved: arguments.bool("approved")?,
+            remark: arguments.opt_string("remark")?,
+        })
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -85,7 +110,7 @@ fn run(
     ctx: &CallContext,
     arguments: Value,
 ) -> Result<ToolOutcome, CallError> {
-    let arguments: Arguments = args::decode(arguments)?;
+    let arguments = Arguments::read(arguments)?;
     let return_id = args::id("returnId", arguments.return_id)?;
     let report = report_from(arguments.items)?;
     let body = serde_json::to_vec(&report)
