@@ -39,6 +39,16 @@ pub fn parse(text: &str) -> Result<Json, String> {
     Ok(value)
 }
 
+/// A resource read from a JSON object's fields.
+pub trait Read: Sized {
+    fn read(fields: Fields) -> Result<Self, String>;
+
+    /// From a whole value, which must be an object (`what` names it in the message).
+    fn read_value(value: Json, what: &str) -> Result<Self, String> {
+        Fields::of(value, what).and_then(Self::read)
+    }
+}
+
 /// A model's `Deserialize`: the value's text, parsed and read by `read`, whose message becomes
 /// the deserializer's error.
 pub fn deserialize_with<'de, D: Deserializer<'de>, T>(
@@ -47,6 +57,30 @@ pub fn deserialize_with<'de, D: Deserializer<'de>, T>(
 ) -> Result<T, D::Error> {
     let raw = Box::<RawValue>::deserialize(deserializer)?;
     parse(raw.get()).and_then(read).map_err(D::Error::custom)
+}
+
+/// A JSON array of resources (a list endpoint's page), read as its items are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct List<T>(pub Vec<T>);
+
+impl<'de, T: Read> Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserialize_with(deserializer, |value| match value {
+            Json::Array(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(index, item)| {
+                    T::read_value(item, "the item")
+                        .map_err(|error| format!("in item {index}: {error}"))
+                })
+                .collect::<Result<Vec<T>, String>>()
+                .map(List),
+            other => Err(format!(
+                "invalid type for the body: expected an array, found {}",
+                other.kind()
+            )),
+        })
+    }
 }
 
 struct Parser<'a> {
@@ -233,6 +267,24 @@ impl Parser<'_> {
 }
 
 impl Json {
+    /// An object's field (the first of that name), like serde_json's `Value::get`.
+    pub fn get(&self, name: &str) -> Option<&Json> {
+        match self {
+            Json::Object(fields) => fields
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value),
+            _ => None,
+        }
+    }
+
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Json::Number(text) => text.parse().ok(),
+            _ => None,
+        }
+    }
+
     /// For messages: what kind of value this is.
     fn kind(&self) -> &'static str {
         match self {
@@ -329,22 +381,14 @@ impl Fields {
     }
 
     /// An object read by `read`, or `None` when absent or null.
-    pub fn opt_object<T>(
-        &mut self,
-        name: &str,
-        read: fn(Fields) -> Result<T, String>,
-    ) -> Result<Option<T>, String> {
+    pub fn opt_object<T: Read>(&mut self, name: &str) -> Result<Option<T>, String> {
         self.take(name)?
-            .map(|value| Fields::of(value, &format!("`{name}`")).and_then(read))
+            .map(|value| T::read_value(value, &format!("`{name}`")))
             .transpose()
     }
 
     /// An array of objects each read by `read`; empty when absent (not when null).
-    pub fn objects<T>(
-        &mut self,
-        name: &str,
-        read: fn(Fields) -> Result<T, String>,
-    ) -> Result<Vec<T>, String> {
+    pub fn objects<T: Read>(&mut self, name: &str) -> Result<Vec<T>, String> {
         let present = self.fields.iter().any(|(key, _)| key == name);
         let items = match self.take(name)? {
             Some(Json::Array(items)) => items,
@@ -361,8 +405,7 @@ impl Fields {
             .into_iter()
             .enumerate()
             .map(|(index, item)| {
-                Fields::of(item, &format!("`{name}[{index}]`"))
-                    .and_then(read)
+                T::read_value(item, &format!("`{name}[{index}]`"))
                     .map_err(|error| format!("in `{name}[{index}]`: {error}"))
             })
             .collect()

@@ -10,7 +10,7 @@ use crate::prelude::*;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::json::{self, Fields, Json};
+use super::json::{self, Fields, Json, Read};
 pub use crate::money::{Money, Overflow};
 
 /// A resource listed with the `afterId` keyset cursor.
@@ -54,21 +54,23 @@ impl Order {
             .iter()
             .fold(0, |units, item| units.saturating_add(item.quantity))
     }
+}
 
+impl Read for Order {
     fn read(mut fields: Fields) -> Result<Order, String> {
         Ok(Order {
             id: fields.u64("id")?,
             order_number: fields.string("orderNumber")?,
             created_at: fields.string("createdAt")?,
             currency_code: fields.string("currencyCode")?,
-            customer: fields.opt_object("customer", Customer::read)?,
-            line_items: fields.objects("lineItems", LineItem::read)?,
+            customer: fields.opt_object("customer")?,
+            line_items: fields.objects("lineItems")?,
             total_amount: fields.money("totalAmount")?,
         })
     }
 }
 
-impl Customer {
+impl Read for Customer {
     fn read(mut fields: Fields) -> Result<Customer, String> {
         Ok(Customer {
             email: fields.opt_string("email")?,
@@ -78,7 +80,7 @@ impl Customer {
     }
 }
 
-impl LineItem {
+impl Read for LineItem {
     fn read(mut fields: Fields) -> Result<LineItem, String> {
         Ok(LineItem {
             id: fields.u64("id")?,
@@ -120,7 +122,7 @@ pub struct ReturnItem {
     pub unit_refund_amount: Money,
 }
 
-impl Return {
+impl Read for Return {
     fn read(mut fields: Fields) -> Result<Return, String> {
         Ok(Return {
             id: fields.u64("id")?,
@@ -131,14 +133,14 @@ impl Return {
             created_at: fields.string("createdAt")?,
             updated_at: fields.opt_string("updatedAt")?,
             currency_code: fields.string("currencyCode")?,
-            items: fields.objects("items", ReturnItem::read)?,
+            items: fields.objects("items")?,
             tracking_number: fields.opt_string("trackingNumber")?,
             remark: fields.opt_string("remark")?,
         })
     }
 }
 
-impl ReturnItem {
+impl Read for ReturnItem {
     fn read(mut fields: Fields) -> Result<ReturnItem, String> {
         Ok(ReturnItem {
             id: fields.u64("id")?,
@@ -168,7 +170,7 @@ pub struct RefundTransaction {
     pub external_reference: Option<String>,
 }
 
-impl RefundTransaction {
+impl Read for RefundTransaction {
     fn read(mut fields: Fields) -> Result<RefundTransaction, String> {
         Ok(RefundTransaction {
             id: fields.u64("id")?,
@@ -191,7 +193,7 @@ macro_rules! deserialize_by_hand {
         impl<'de> Deserialize<'de> for $model {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 json::deserialize_with(deserializer, |value: Json| {
-                    $model::read(Fields::of(value, "the body")?)
+                    $model::read_value(value, "the body")
                 })
             }
         }
@@ -246,7 +248,7 @@ pub struct ExternallyRefunded {
     pub refunded_at: String,
 }
 
-impl ExternallyRefunded {
+impl Read for ExternallyRefunded {
     fn read(mut fields: Fields) -> Result<ExternallyRefunded, String> {
         Ok(ExternallyRefunded {
             external_reference: fields.opt_string("externalReference")?,
@@ -417,14 +419,20 @@ mod tests {
         let fine = r#"{"id":7,"orderNumber":"A","createdAt":"x","currencyCode":"SEK","totalAmount":1,
             "customer":null,"unknown":{"deep":[1,2,{"x":null}]},"lineItems":[]}"#;
         assert_eq!(order(fine), Ok(7));
-        // In a list, serde_json adds where the item ended.
-        let listed = serde_json::from_str::<Vec<Order>>(r#"[{"id":1}]"#)
-            .err()
-            .map(|error| error.to_string())
-            .unwrap_or_default();
-        assert!(
-            listed.starts_with("missing field `orderNumber` at line 1"),
-            "{listed}"
+        // A list names the item.
+        let listed = |json: &str| {
+            serde_json::from_str::<json::List<Order>>(json)
+                .err()
+                .map(|error| error.to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            listed(r#"[{"id":1}]"#),
+            "in item 0: missing field `orderNumber`"
+        );
+        assert_eq!(
+            listed("{}"),
+            "invalid type for the body: expected an array, found an object"
         );
     }
 

@@ -3,61 +3,65 @@
 
 use crate::prelude::*;
 
-use serde_json::{Map, Value};
-
 use super::rfc3339;
 use crate::api::CallError;
 use crate::ingrid::catalog;
+use crate::ingrid::json::Json;
 
 /// The arguments are not an object.
 pub const NOT_AN_OBJECT: &str = "arguments must be a JSON object";
 
 /// A tool's arguments object, read field by field by the tool (by hand: a serde derive per
-/// tool cost the component a visitor each). Messages are serde's, as when they were derived.
+/// tool cost the component a visitor each). Messages are serde's, as when they were derived,
+/// except that a float is quoted as written ("1e3", where serde wrote "1000.0").
 pub struct Object {
-    /// In key order (a JSON object's keys are unique); a `Vec`, as a `BTreeMap`'s removal
-    /// code is large.
-    fields: Vec<(String, Value)>,
+    /// As written; of a repeated field the last counts, as in serde_json's map.
+    fields: Vec<(String, Json)>,
 }
 
 impl Object {
     /// `arguments` must be an object with no field outside `known`.
-    pub fn new(arguments: Value, known: &[&str]) -> Result<Object, CallError> {
-        let Value::Object(fields) = arguments else {
+    pub fn new(arguments: Json, known: &[&str]) -> Result<Object, CallError> {
+        let Json::Object(fields) = arguments else {
             return Err(CallError::InvalidArguments(NOT_AN_OBJECT.to_string()));
         };
         Object::of(fields, known)
     }
 
-    fn of(fields: Map<String, Value>, known: &[&str]) -> Result<Object, CallError> {
-        if let Some(unknown) = fields.keys().find(|key| !known.contains(&key.as_str())) {
+    fn of(fields: Vec<(String, Json)>, known: &[&str]) -> Result<Object, CallError> {
+        // serde's map is sorted: the first unknown field in key order is the one named.
+        if let Some(unknown) = fields
+            .iter()
+            .map(|(key, _)| key)
+            .filter(|key| !known.contains(&key.as_str()))
+            .min()
+        {
             return Err(invalid(unknown_field(unknown, known)));
         }
-        Ok(Object {
-            fields: fields.into_iter().collect(),
-        })
+        Ok(Object { fields })
     }
 
     /// The value of `name`, taken out (null left behind).
-    fn remove(&mut self, name: &str) -> Option<Value> {
+    fn remove(&mut self, name: &str) -> Option<Json> {
         self.fields
             .iter_mut()
+            .rev()
             .find(|(key, _)| key == name)
-            .map(|(_, value)| value.take())
+            .map(|(_, value)| core::mem::replace(value, Json::Null))
     }
 
     /// The value of `name`; `None` when absent or null.
-    fn take(&mut self, name: &str) -> Option<Value> {
-        self.remove(name).filter(|value| !value.is_null())
+    fn take(&mut self, name: &str) -> Option<Json> {
+        self.remove(name).filter(|value| *value != Json::Null)
     }
 
-    fn required(&mut self, name: &str, expected: &str) -> Result<Value, CallError> {
+    fn required(&mut self, name: &str, expected: &str) -> Result<Json, CallError> {
         match self.remove(name) {
             Some(value) => Ok(value),
             None => Err(invalid(format!("missing field `{name}`"))),
         }
         .and_then(|value| match value {
-            Value::Null => Err(invalid_type(&value, expected)),
+            Json::Null => Err(invalid_type(&value, expected)),
             value => Ok(value),
         })
     }
@@ -86,14 +90,14 @@ impl Object {
     pub fn opt_string(&mut self, name: &str) -> Result<Option<String>, CallError> {
         match self.take(name) {
             None => Ok(None),
-            Some(Value::String(text)) => Ok(Some(text)),
+            Some(Json::String(text)) => Ok(Some(text)),
             Some(other) => Err(invalid_type(&other, "a string")),
         }
     }
 
     pub fn bool(&mut self, name: &str) -> Result<bool, CallError> {
         match self.required(name, "a boolean")? {
-            Value::Bool(flag) => Ok(flag),
+            Json::Bool(flag) => Ok(flag),
             other => Err(invalid_type(&other, "a boolean")),
         }
     }
@@ -107,13 +111,13 @@ impl Object {
         what: &str,
     ) -> Result<Vec<Object>, CallError> {
         let items = match self.required(name, "a sequence")? {
-            Value::Array(items) => items,
+            Json::Array(items) => items,
             other => return Err(invalid_type(&other, "a sequence")),
         };
         items
             .into_iter()
             .map(|item| match item {
-                Value::Object(fields) => Object::of(fields, known),
+                Json::Object(fields) => Object::of(fields, known),
                 other => Err(invalid_type(&other, what)),
             })
             .collect()
@@ -137,26 +141,25 @@ fn unknown_field(field: &str, known: &[&str]) -> String {
 }
 
 /// serde's words for a JSON value in a message ("string \"abc\"", "integer `5`").
-fn unexpected(value: &Value) -> String {
+fn unexpected(value: &Json) -> String {
     match value {
-        Value::Null => "null".to_string(),
-        Value::Bool(flag) => format!("boolean `{flag}`"),
-        Value::Number(number) if number.is_f64() => {
-            // serde writes floats with a decimal point.
-            let mut text = number.to_string();
-            if !text.contains(['.', 'e', 'E', 'i', 'N']) {
-                text.push_str(".0");
-            }
-            format!("floating point `{text}`")
-        }
-        Value::Number(number) => format!("integer `{number}`"),
-        Value::String(text) => format!("string {text:?}"),
-        Value::Array(_) => "sequence".to_string(),
-        Value::Object(_) => "map".to_string(),
+        Json::Null => "null".to_string(),
+        Json::Bool(flag) => format!("boolean `{flag}`"),
+        Json::Number(text) if is_integer(text) => format!("integer `{text}`"),
+        // serde_json reads any other number as a float.
+        Json::Number(text) => format!("floating point `{text}`"),
+        Json::String(text) => format!("string {text:?}"),
+        Json::Array(_) => "sequence".to_string(),
+        Json::Object(_) => "map".to_string(),
     }
 }
 
-fn invalid_type(value: &Value, expected: &str) -> CallError {
+/// A number serde_json reads as an integer: no fraction or exponent, within u64 or i64.
+fn is_integer(text: &str) -> bool {
+    !text.contains(['.', 'e', 'E']) && (text.parse::<u64>().is_ok() || text.parse::<i64>().is_ok())
+}
+
+fn invalid_type(value: &Json, expected: &str) -> CallError {
     invalid(format!(
         "invalid type: {}, expected {expected}",
         unexpected(value)
@@ -164,10 +167,10 @@ fn invalid_type(value: &Value, expected: &str) -> CallError {
 }
 
 /// A whole number from 0 to `max` (`expected` is serde's name for the type, "u64").
-fn whole(value: &Value, max: u64, expected: &str) -> Result<u64, CallError> {
+fn whole(value: &Json, max: u64, expected: &str) -> Result<u64, CallError> {
     match value {
-        Value::Number(number) if !number.is_f64() => match number.as_u64() {
-            Some(whole) if whole <= max => Ok(whole),
+        Json::Number(text) if is_integer(text) => match text.parse::<u64>() {
+            Ok(whole) if whole <= max => Ok(whole),
             _ => Err(invalid(format!(
                 "invalid value: {}, expected {expected}",
                 unexpected(value)
@@ -383,7 +386,7 @@ mod tests {
         approved: bool,
     }
 
-    fn by_hand(arguments: Value) -> Result<Derived, CallError> {
+    fn by_hand(arguments: Json) -> Result<Derived, CallError> {
         let mut object = Object::new(
             arguments,
             &["orderId", "limit", "status", "returnId", "items"],
@@ -434,21 +437,30 @@ mod tests {
             r#"{"returnId":[],"items":[]}"#.to_string(),
             r#"{"returnId":{},"items":[]}"#.to_string(),
             r#"{"returnId":18446744073709551615,"items":[]}"#.to_string(),
-            r#"{"returnId":18446744073709551616,"items":[]}"#.to_string(),
             r#"{"returnId":5,"items":[],"limit":4294967296}"#.to_string(),
             r#"{"returnId":5,"items":[],"limit":2.0}"#.to_string(),
             r#"{"returnId":5,"items":[],"status":5}"#.to_string(),
             r#"{"returnId":5,"items":[],"zzz":5}"#.to_string(),
         ] {
-            let value: Value = serde_json::from_str(&json).unwrap_or_default();
-            let Value::Object(map) = value.clone() else {
+            let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+            let serde_json::Value::Object(map) = value else {
                 panic!("{json}");
             };
             let derived = Derived::deserialize(map)
                 .map_err(|error| CallError::InvalidArguments(error.to_string()));
-            assert_eq!(by_hand(value), derived, "{json}");
+            let parsed = crate::ingrid::json::parse(&json).unwrap_or(Json::Null);
+            assert_eq!(by_hand(parsed), derived, "{json}");
         }
-        let unknown = |known: &[&str]| match Object::new(serde_json::json!({"x": 1}), known) {
+        // Floats are quoted as written; serde_json wrote them back from f64.
+        let huge = crate::ingrid::json::parse(r#"{"returnId":18446744073709551616,"items":[]}"#);
+        assert_eq!(
+            huge.map_err(CallError::InvalidArguments).and_then(by_hand),
+            Err(CallError::InvalidArguments(
+                "invalid type: floating point `18446744073709551616`, expected u64".into()
+            ))
+        );
+        let x = Json::Object(vec![("x".into(), Json::Null)]);
+        let unknown = |known: &[&str]| match Object::new(x.clone(), known) {
             Err(CallError::InvalidArguments(message)) => message,
             _ => String::new(),
         };

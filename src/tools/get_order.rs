@@ -3,13 +3,13 @@
 use crate::prelude::*;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::{Tool, args, failure, success, text};
 use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{Endpoint, query};
 use crate::ingrid::error::{IngridError, Subject};
+use crate::ingrid::json::{Json, List};
 use crate::ingrid::models::{Order, money};
 
 const ORDER_NUMBER_MAX_CHARS: usize = 100;
@@ -39,7 +39,7 @@ struct Arguments {
 }
 
 impl Arguments {
-    fn read(arguments: Value) -> Result<Self, CallError> {
+    fn read(arguments: Json) -> Result<Self, CallError> {
         let mut arguments = args::Object::new(arguments, &["orderId", "orderNumber"])?;
         Ok(Arguments {
             order_id: arguments.opt_u64("orderId")?,
@@ -90,7 +90,7 @@ struct LineItemView {
 fn run(
     client: &IngridClient,
     _ctx: &CallContext,
-    arguments: Value,
+    arguments: Json,
 ) -> Result<ToolOutcome, CallError> {
     let arguments = Arguments::read(arguments)?;
     // The schema cannot say "exactly one of" (contract C4), so it is checked here.
@@ -144,7 +144,8 @@ fn fetch(client: &IngridClient, wanted: &Wanted) -> Result<Option<Order>, Ingrid
                 (query::ORDER_NUMBER, number.clone()),
                 (query::LIMIT, "1".to_string()),
             ];
-            let page: Vec<Order> = client.get(Endpoint::ListOrders, &filter, wanted.subject())?;
+            let List(page): List<Order> =
+                client.get(Endpoint::ListOrders, &filter, wanted.subject())?;
             Ok(page.into_iter().next())
         }
     }

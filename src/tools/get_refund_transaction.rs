@@ -4,13 +4,13 @@
 use crate::prelude::*;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::{Tool, args, failure, success, text};
 use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{Endpoint, refund_status};
 use crate::ingrid::error::Subject;
+use crate::ingrid::json::Json;
 use crate::ingrid::models::{RefundTransaction, money};
 
 pub const TOOL: Tool = Tool {
@@ -36,7 +36,7 @@ struct Arguments {
 }
 
 impl Arguments {
-    fn read(arguments: Value) -> Result<Self, CallError> {
+    fn read(arguments: Json) -> Result<Self, CallError> {
         let mut arguments = args::Object::new(arguments, &["refundTransactionId"])?;
         Ok(Arguments {
             refund_transaction_id: arguments.u64("refundTransactionId")?,
@@ -108,7 +108,7 @@ pub fn describe(refund: &RefundTransaction) -> String {
 fn run(
     client: &IngridClient,
     _ctx: &CallContext,
-    arguments: Value,
+    arguments: Json,
 ) -> Result<ToolOutcome, CallError> {
     let arguments = Arguments::read(arguments)?;
     let id = args::id("refundTransactionId", arguments.refund_transaction_id)?;

@@ -3,13 +3,13 @@
 use crate::prelude::*;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::{Tool, args, failure, success, text};
 use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{self, Endpoint};
 use crate::ingrid::error::Subject;
+use crate::ingrid::json::Json;
 use crate::ingrid::models::{Money, Overflow, Return, ReturnItem, money};
 
 pub const TOOL: Tool = Tool {
@@ -36,7 +36,7 @@ struct Arguments {
 }
 
 impl Arguments {
-    fn read(arguments: Value) -> Result<Self, CallError> {
+    fn read(arguments: Json) -> Result<Self, CallError> {
         let mut arguments = args::Object::new(arguments, &["returnId"])?;
         Ok(Arguments {
             return_id: arguments.u64("returnId")?,
@@ -81,7 +81,7 @@ struct ItemView {
 fn run(
     client: &IngridClient,
     _ctx: &CallContext,
-    arguments: Value,
+    arguments: Json,
 ) -> Result<ToolOutcome, CallError> {
     let arguments = Arguments::read(arguments)?;
     let return_id = args::id("returnId", arguments.return_id)?;

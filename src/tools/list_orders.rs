@@ -3,7 +3,6 @@
 use crate::prelude::*;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::paging::{self, PageRequest, Paged};
 use super::tally::Tally;
@@ -12,6 +11,7 @@ use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{Endpoint, query};
 use crate::ingrid::error::Subject;
+use crate::ingrid::json::Json;
 use crate::ingrid::models::{Money, Order, Overflow, money};
 
 const CURSOR_KIND: &str = "orders";
@@ -48,7 +48,7 @@ struct Arguments {
 }
 
 impl Arguments {
-    fn read(arguments: Value) -> Result<Self, CallError> {
+    fn read(arguments: Json) -> Result<Self, CallError> {
         let mut arguments = args::Object::new(
             arguments,
             &[
@@ -102,7 +102,7 @@ struct CurrencyTotal {
 fn run(
     client: &IngridClient,
     _ctx: &CallContext,
-    arguments: Value,
+    arguments: Json,
 ) -> Result<ToolOutcome, CallError> {
     let arguments = Arguments::read(arguments)?;
     let page_request = PageRequest::from_arguments(

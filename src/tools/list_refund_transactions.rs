@@ -4,7 +4,6 @@
 use crate::prelude::*;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::get_refund_transaction::{RefundView, describe};
 use super::paging::{self, PageRequest, Paged};
@@ -14,6 +13,7 @@ use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{self, Endpoint, query, refund_status};
 use crate::ingrid::error::Subject;
+use crate::ingrid::json::Json;
 use crate::ingrid::models::{Money, Overflow, RefundTransaction, money};
 
 const CURSOR_KIND: &str = "refunds";
@@ -50,7 +50,7 @@ struct Arguments {
 }
 
 impl Arguments {
-    fn read(arguments: Value) -> Result<Self, CallError> {
+    fn read(arguments: Json) -> Result<Self, CallError> {
         let mut arguments = args::Object::new(
             arguments,
             &[
@@ -92,7 +92,7 @@ struct Output {
 fn run(
     client: &IngridClient,
     _ctx: &CallContext,
-    arguments: Value,
+    arguments: Json,
 ) -> Result<ToolOutcome, CallError> {
     let arguments = Arguments::read(arguments)?;
     let page_request = PageRequest::from_arguments(

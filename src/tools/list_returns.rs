@@ -3,7 +3,6 @@
 use crate::prelude::*;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::paging::{self, PageRequest, Paged};
 use super::tally::Tally;
@@ -12,6 +11,7 @@ use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{self, Endpoint, query};
 use crate::ingrid::error::Subject;
+use crate::ingrid::json::Json;
 use crate::ingrid::models::{Overflow, Return, money};
 
 const CURSOR_KIND: &str = "returns";
@@ -47,7 +47,7 @@ struct Arguments {
 }
 
 impl Arguments {
-    fn read(arguments: Value) -> Result<Self, CallError> {
+    fn read(arguments: Json) -> Result<Self, CallError> {
         let mut arguments = args::Object::new(
             arguments,
             &[
@@ -99,7 +99,7 @@ struct Row {
 fn run(
     client: &IngridClient,
     _ctx: &CallContext,
-    arguments: Value,
+    arguments: Json,
 ) -> Result<ToolOutcome, CallError> {
     let arguments = Arguments::read(arguments)?;
     let page_request = PageRequest::from_arguments(

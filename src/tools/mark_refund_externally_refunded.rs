@@ -4,8 +4,6 @@
 
 use crate::prelude::*;
 
-use serde_json::Value;
-
 use super::get_refund_transaction::{RefundView, describe};
 use super::write::{self, WriteTarget, same_instant};
 use super::{Tool, args, success, text};
@@ -13,6 +11,7 @@ use crate::api::{CallContext, CallError, Effect, Proposal, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{self, Endpoint, refund_status, return_status};
 use crate::ingrid::error::{IngridError, Subject};
+use crate::ingrid::json::Json;
 use crate::ingrid::models::{ExternallyRefunded, RefundTransaction, Return, money};
 
 pub const TOOL: Tool = Tool {
@@ -43,7 +42,7 @@ struct Arguments {
 }
 
 impl Arguments {
-    fn read(arguments: Value) -> Result<Self, CallError> {
+    fn read(arguments: Json) -> Result<Self, CallError> {
         let mut arguments = args::Object::new(
             arguments,
             &["refundTransactionId", "externalReference", "refundedAt"],
@@ -66,7 +65,7 @@ struct MarkTarget {
 fn run(
     client: &IngridClient,
     ctx: &CallContext,
-    arguments: Value,
+    arguments: Json,
 ) -> Result<ToolOutcome, CallError> {
     let arguments = Arguments::read(arguments)?;
     let refund_id = args::id("refundTransactionId", arguments.refund_transaction_id)?;

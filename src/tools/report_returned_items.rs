@@ -4,7 +4,6 @@
 use crate::prelude::*;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::get_return::{headline, item_name};
 use super::write::{self, WriteTarget};
@@ -15,6 +14,7 @@ use crate::ingrid::catalog::{
     self, Endpoint, item_status, refund_status, resolution, return_status,
 };
 use crate::ingrid::error::{IngridError, Subject};
+use crate::ingrid::json::Json;
 use crate::ingrid::models::{
     Money, Order, Overflow, ReportedItem, Return, ReturnedItemsReport, money,
 };
@@ -48,7 +48,7 @@ struct Arguments {
 }
 
 impl Arguments {
-    fn read(arguments: Value) -> Result<Self, CallError> {
+    fn read(arguments: Json) -> Result<Self, CallError> {
         let mut arguments = args::Object::new(arguments, &["returnId", "items"])?;
         Ok(Arguments {
             return_id: arguments.u64("returnId")?,
@@ -108,7 +108,7 @@ struct ItemOutcome {
 fn run(
     client: &IngridClient,
     ctx: &CallContext,
-    arguments: Value,
+    arguments: Json,
 ) -> Result<ToolOutcome, CallError> {
     let arguments = Arguments::read(arguments)?;
     let return_id = args::id("returnId", arguments.return_id)?;
