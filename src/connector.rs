@@ -3,8 +3,6 @@
 
 use crate::prelude::*;
 
-use serde_json::Value;
-
 use crate::api::{
     CallContext, CallError, ConnectError, ConnectInfo, ProbeCheck, ToolDescriptor, ToolOutcome,
 };
@@ -12,6 +10,7 @@ use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{self, Endpoint, query};
 use crate::ingrid::client::{check_status, trace_id};
 use crate::ingrid::error::{KEY_TROUBLESHOOTING, Subject};
+use crate::ingrid::json::{self, Json};
 use crate::tools;
 use crate::transport::{HttpError, Transport};
 
@@ -66,9 +65,9 @@ pub fn call_tool(
     ctx: &CallContext,
 ) -> Result<ToolOutcome, CallError> {
     let tool = tools::find(name).ok_or_else(|| CallError::UnknownTool(name.to_string()))?;
-    let arguments: Value = serde_json::from_str(arguments_json)
+    let arguments = json::parse(arguments_json)
         .map_err(|error| CallError::InvalidArguments(format!("not JSON: {error}")))?;
-    if !arguments.is_object() {
+    if !matches!(arguments, Json::Object(_)) {
         return Err(CallError::InvalidArguments(
             tools::args::NOT_AN_OBJECT.to_string(),
         ));
@@ -155,7 +154,10 @@ fn probe(
             return (check, None);
         }
     };
-    let body: Value = match serde_json::from_slice(&response.body) {
+    let body = match core::str::from_utf8(&response.body)
+        .map_err(|_| String::new())
+        .and_then(json::parse)
+    {
         Ok(body) => body,
         Err(_) => {
             check.note = "the body is not JSON".to_string();
@@ -163,9 +165,9 @@ fn probe(
         }
     };
     let item = if is_list {
-        match body.as_array() {
-            Some(items) => items.first().cloned(),
-            None => {
+        match body {
+            Json::Array(items) => items.into_iter().next(),
+            _ => {
                 check.note = "expected a JSON array".to_string();
                 return (check, None);
             }
@@ -180,7 +182,7 @@ fn probe(
     };
     check.missing_fields = fields
         .iter()
-        .filter(|field| item.get(**field).is_none())
+        .filter(|field| item.get(field).is_none())
         .map(|field| field.to_string())
         .collect();
     check.as_modelled = check.missing_fields.is_empty();
@@ -189,7 +191,7 @@ fn probe(
     } else {
         "some expected fields are missing".to_string()
     };
-    (check, item.get("id").and_then(Value::as_u64))
+    (check, item.get("id").and_then(Json::as_u64))
 }
 
 #[cfg(test)]

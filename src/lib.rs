@@ -21,6 +21,7 @@ pub mod api;
 pub mod connector;
 pub mod ingrid;
 pub mod manifest;
+pub mod money;
 pub mod tools;
 pub mod transport;
 

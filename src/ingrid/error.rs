@@ -2,6 +2,7 @@
 
 use crate::prelude::*;
 
+use super::json::{self, Json};
 use crate::tools::text;
 use crate::transport::HttpError;
 
@@ -203,41 +204,33 @@ const MAX_FIELD_ERRORS: usize = 10;
 impl ErrorBody {
     /// Anything that is not a JSON object (an HTML page from a proxy, say) says nothing.
     pub fn parse(body: &[u8]) -> ErrorBody {
-        let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(body) else {
+        let Some(body @ Json::Object(_)) = core::str::from_utf8(body)
+            .ok()
+            .and_then(|text| json::parse(text).ok())
+        else {
             return ErrorBody::default();
         };
-        let text = |key: &str, max: usize| {
-            map.get(key)
-                .and_then(|value| value.as_str())
-                .map(|value| text::clean(value, max))
-                .filter(|value| !value.trim().is_empty())
+        let text = |value: &Json, key: &str, max: usize| match value.get(key) {
+            Some(Json::String(found)) if !found.trim().is_empty() => Some(text::clean(found, max)),
+            _ => None,
         };
-        let message = text("detail", 300)
-            .or_else(|| text("message", 300))
-            .or_else(|| text("title", 300));
-        let trace_id = text("trace_id", 100).or_else(|| text("instance", 100));
-        let field_errors = map
-            .get("errors")
-            .and_then(|errors| errors.as_array())
-            .map(|errors| {
-                errors
-                    .iter()
-                    .filter_map(|entry| {
-                        let field = |key: &str, max: usize| {
-                            entry
-                                .get(key)
-                                .and_then(|value| value.as_str())
-                                .map(|value| text::clean(value, max))
-                        };
-                        let detail = field("detail", 200).or_else(|| field("code", 80))?;
-                        Some(FieldError {
-                            param: field("param", 80),
-                            detail,
-                        })
+        let message = text(&body, "detail", 300)
+            .or_else(|| text(&body, "message", 300))
+            .or_else(|| text(&body, "title", 300));
+        let trace_id = text(&body, "trace_id", 100).or_else(|| text(&body, "instance", 100));
+        let field_errors = match body.get("errors") {
+            Some(Json::Array(errors)) => errors
+                .iter()
+                .filter_map(|entry| {
+                    let detail = text(entry, "detail", 200).or_else(|| text(entry, "code", 80))?;
+                    Some(FieldError {
+                        param: text(entry, "param", 80),
+                        detail,
                     })
-                    .collect()
-            })
-            .unwrap_or_default();
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         ErrorBody {
             message,
             field_errors,

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod client;
 pub mod error;
 pub mod http_date;
+pub mod json;
 pub mod models;
 
 pub use client::IngridClient;

@@ -1,61 +1,51 @@
 //! Ingrid's resources as this plugin reads them, and the bodies of its two writes (modelled
 //! shapes, see the catalog). Money is parsed exactly from the JSON number's digits, never
 //! through f64.
+//!
+//! The resources are read from a [`json`](super::json) tree by hand (`read` below), not with a
+//! serde derive each: the derives' visitors were a large share of the component. A resource's
+//! `Deserialize` parses its JSON text once and reads the fields it models; others are ignored.
 
 use crate::prelude::*;
 
-use rust_decimal::Decimal;
-use serde::de::{Deserializer, Error as _, Unexpected};
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::json::{self, Fields, Json, Read};
+pub use crate::money::{Money, Overflow};
 
 /// A resource listed with the `afterId` keyset cursor.
 pub trait Keyed {
     fn key(&self) -> u64;
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Order {
     pub id: u64,
     pub order_number: String,
     pub created_at: String,
     pub currency_code: String,
-    #[serde(default)]
     pub customer: Option<Customer>,
-    #[serde(default)]
     pub line_items: Vec<LineItem>,
-    #[serde(deserialize_with = "exact_amount")]
-    pub total_amount: Decimal,
+    pub total_amount: Money,
 }
 
 /// Personal data written by the shopper: shown fenced, never as instructions.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Customer {
-    #[serde(default)]
     pub email: Option<String>,
-    #[serde(default)]
     pub first_name: Option<String>,
-    #[serde(default)]
     pub last_name: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LineItem {
     pub id: u64,
-    #[serde(default)]
     pub product_id: Option<u64>,
-    #[serde(default)]
     pub variant_id: Option<u64>,
-    #[serde(default)]
     pub sku: Option<String>,
-    #[serde(default)]
     pub title: Option<String>,
     pub quantity: u32,
-    #[serde(deserialize_with = "exact_amount")]
-    pub unit_price: Decimal,
+    pub unit_price: Money,
 }
 
 impl Order {
@@ -66,67 +56,151 @@ impl Order {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+impl Read for Order {
+    fn read(mut fields: Fields) -> Result<Order, String> {
+        Ok(Order {
+            id: fields.u64("id")?,
+            order_number: fields.string("orderNumber")?,
+            created_at: fields.string("createdAt")?,
+            currency_code: fields.string("currencyCode")?,
+            customer: fields.opt_object("customer")?,
+            line_items: fields.objects("lineItems")?,
+            total_amount: fields.money("totalAmount")?,
+        })
+    }
+}
+
+impl Read for Customer {
+    fn read(mut fields: Fields) -> Result<Customer, String> {
+        Ok(Customer {
+            email: fields.opt_string("email")?,
+            first_name: fields.opt_string("firstName")?,
+            last_name: fields.opt_string("lastName")?,
+        })
+    }
+}
+
+impl Read for LineItem {
+    fn read(mut fields: Fields) -> Result<LineItem, String> {
+        Ok(LineItem {
+            id: fields.u64("id")?,
+            product_id: fields.opt_u64("productId")?,
+            variant_id: fields.opt_u64("variantId")?,
+            sku: fields.opt_string("sku")?,
+            title: fields.opt_string("title")?,
+            quantity: fields.u32("quantity")?,
+            unit_price: fields.money("unitPrice")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct Return {
     pub id: u64,
     pub order_id: u64,
-    #[serde(default)]
     pub order_number: Option<String>,
     pub status: String,
-    #[serde(default)]
     pub resolution: Option<String>,
     pub created_at: String,
-    #[serde(default)]
     pub updated_at: Option<String>,
     pub currency_code: String,
-    #[serde(default)]
     pub items: Vec<ReturnItem>,
-    #[serde(default)]
     pub tracking_number: Option<String>,
-    #[serde(default)]
     pub remark: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReturnItem {
     pub id: u64,
-    #[serde(default)]
     pub line_item_id: Option<u64>,
-    #[serde(default)]
     pub sku: Option<String>,
-    #[serde(default)]
     pub title: Option<String>,
     pub quantity: u32,
-    #[serde(default)]
     pub reason: Option<String>,
-    #[serde(default)]
     pub comment: Option<String>,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(deserialize_with = "exact_amount")]
-    pub unit_refund_amount: Decimal,
+    pub unit_refund_amount: Money,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+impl Read for Return {
+    fn read(mut fields: Fields) -> Result<Return, String> {
+        Ok(Return {
+            id: fields.u64("id")?,
+            order_id: fields.u64("orderId")?,
+            order_number: fields.opt_string("orderNumber")?,
+            status: fields.string("status")?,
+            resolution: fields.opt_string("resolution")?,
+            created_at: fields.string("createdAt")?,
+            updated_at: fields.opt_string("updatedAt")?,
+            currency_code: fields.string("currencyCode")?,
+            items: fields.objects("items")?,
+            tracking_number: fields.opt_string("trackingNumber")?,
+            remark: fields.opt_string("remark")?,
+        })
+    }
+}
+
+impl Read for ReturnItem {
+    fn read(mut fields: Fields) -> Result<ReturnItem, String> {
+        Ok(ReturnItem {
+            id: fields.u64("id")?,
+            line_item_id: fields.opt_u64("lineItemId")?,
+            sku: fields.opt_string("sku")?,
+            title: fields.opt_string("title")?,
+            quantity: fields.u32("quantity")?,
+            reason: fields.opt_string("reason")?,
+            comment: fields.opt_string("comment")?,
+            status: fields.opt_string("status")?,
+            unit_refund_amount: fields.money("unitRefundAmount")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct RefundTransaction {
     pub id: u64,
     pub return_id: u64,
     pub order_id: u64,
-    #[serde(deserialize_with = "exact_amount")]
-    pub amount: Decimal,
+    pub amount: Money,
     pub currency_code: String,
     pub status: String,
-    #[serde(default)]
     pub method: Option<String>,
     pub created_at: String,
-    #[serde(default)]
     pub completed_at: Option<String>,
-    #[serde(default)]
     pub external_reference: Option<String>,
 }
+
+impl Read for RefundTransaction {
+    fn read(mut fields: Fields) -> Result<RefundTransaction, String> {
+        Ok(RefundTransaction {
+            id: fields.u64("id")?,
+            return_id: fields.u64("returnId")?,
+            order_id: fields.u64("orderId")?,
+            amount: fields.money("amount")?,
+            currency_code: fields.string("currencyCode")?,
+            status: fields.string("status")?,
+            method: fields.opt_string("method")?,
+            created_at: fields.string("createdAt")?,
+            completed_at: fields.opt_string("completedAt")?,
+            external_reference: fields.opt_string("externalReference")?,
+        })
+    }
+}
+
+/// A resource's `Deserialize`: its JSON text read by hand (see the module's note).
+macro_rules! deserialize_by_hand {
+    ($($model:ident),*) => {$(
+        impl<'de> Deserialize<'de> for $model {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                json::deserialize_with(deserializer, |value: Json| {
+                    $model::read_value(value, "the body")
+                })
+            }
+        }
+    )*};
+}
+
+deserialize_by_hand!(Order, Return, RefundTransaction, ExternallyRefunded);
 
 impl Keyed for Order {
     fn key(&self) -> u64 {
@@ -166,12 +240,21 @@ pub struct ReportedItem {
 
 /// Body of `POST /merchant/refund-transaction/{id}/externally-refunded`. Read back from an
 /// approved write to replay its fixed `refundedAt`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExternallyRefunded {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_reference: Option<String>,
     pub refunded_at: String,
+}
+
+impl Read for ExternallyRefunded {
+    fn read(mut fields: Fields) -> Result<ExternallyRefunded, String> {
+        Ok(ExternallyRefunded {
+            external_reference: fields.opt_string("externalReference")?,
+            refunded_at: fields.string("refundedAt")?,
+        })
+    }
 }
 
 impl Return {
@@ -181,24 +264,23 @@ impl Return {
 
     /// The refund a report would create: Σ approved quantity × unit refund amount. Items
     /// unknown to this return count nothing (the caller refuses those first).
-    pub fn approved_refund(&self, report: &ReturnedItemsReport) -> Decimal {
+    pub fn approved_refund(&self, report: &ReturnedItemsReport) -> Result<Money, Overflow> {
         report
             .items
             .iter()
             .filter(|reported| reported.approved)
             .filter_map(|reported| {
                 self.item(reported.return_item_id)
-                    .map(|item| line_amount(item.unit_refund_amount, reported.quantity))
+                    .map(|item| item.unit_refund_amount.times(reported.quantity))
             })
-            .fold(Decimal::ZERO, Decimal::saturating_add)
+            .try_fold(Money::ZERO, |sum, line| sum.checked_add(line?))
     }
 
     /// The value of the items being returned: Σ quantity × unit refund amount.
-    pub fn items_value(&self) -> Decimal {
-        self.items
-            .iter()
-            .map(|item| line_amount(item.unit_refund_amount, item.quantity))
-            .fold(Decimal::ZERO, Decimal::saturating_add)
+    pub fn items_value(&self) -> Result<Money, Overflow> {
+        self.items.iter().try_fold(Money::ZERO, |sum, item| {
+            sum.checked_add(item.unit_refund_amount.times(item.quantity)?)
+        })
     }
 
     pub fn item_quantity(&self) -> u32 {
@@ -208,52 +290,9 @@ impl Return {
     }
 }
 
-/// Unit amount × quantity. Arithmetic on amounts from Ingrid saturates: only a malformed answer
-/// could overflow, and that must not trap the component.
-pub fn line_amount(unit_amount: Decimal, quantity: u32) -> Decimal {
-    unit_amount.saturating_mul(Decimal::from(quantity))
-}
-
-/// Error text kept from rust_decimal's serde support, which this replaces.
-const AMOUNT_EXPECTED: &str = "a Decimal type representing a fixed-point number";
-
-/// An amount parsed from the JSON value's own text, never through f64. The raw text spares
-/// serde_json's `arbitrary_precision` feature (and its size); numbers and numeric strings parse
-/// as rust_decimal's `arbitrary_precision` parsed them.
-fn exact_amount<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
-    let raw = Box::<RawValue>::deserialize(deserializer)?;
-    let text = raw.get();
-    let kind = match text.as_bytes().first() {
-        Some(b'"') => {
-            let text: String = serde_json::from_str(text).map_err(D::Error::custom)?;
-            return parse_amount(&text)
-                .map_err(|_| D::Error::invalid_value(Unexpected::Str(&text), &AMOUNT_EXPECTED));
-        }
-        Some(b'n') => Unexpected::Unit,
-        Some(b't') => Unexpected::Bool(true),
-        Some(b'f') => Unexpected::Bool(false),
-        Some(b'[') => Unexpected::Seq,
-        // As before: an empty object is a map, any other one fails on its first key.
-        Some(b'{') if text.trim_start_matches('{').trim_start().starts_with('}') => Unexpected::Map,
-        Some(b'{') => return Err(D::Error::custom("expected field with custom name")),
-        _ => return parse_amount(text).map_err(D::Error::custom),
-    };
-    Err(D::Error::invalid_type(kind, &AMOUNT_EXPECTED))
-}
-
-/// Plain decimal notation, else scientific ("1.5e2"). An amount with more digits than a
-/// decimal holds is refused, never rounded (found by `fuzz.rs`).
-fn parse_amount(text: &str) -> Result<Decimal, rust_decimal::Error> {
-    Decimal::from_str_exact(text).or_else(|_| Decimal::from_scientific(text))
-}
-
 /// Money as a decimal string in major units with at least two decimals ("499.00").
-pub fn money(amount: Decimal) -> String {
-    let mut amount = amount;
-    if amount.scale() < 2 {
-        amount.rescale(2);
-    }
-    amount.to_string()
+pub fn money(amount: Money) -> String {
+    amount.to_text()
 }
 
 #[cfg(test)]
@@ -269,8 +308,11 @@ mod tests {
               {"id":5,"quantity":1,"unitRefundAmount":10000000000000000.01}]}"#;
         let parsed: Return = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
         // 0.1 * 3 is exactly 0.3 here, unlike f64.
-        assert_eq!(money(parsed.items_value()), "10000000000001299.31");
-        assert_eq!(money(Decimal::from(5)), "5.00");
+        assert_eq!(
+            parsed.items_value().map(money),
+            Ok("10000000000001299.31".into())
+        );
+        assert_eq!(money(Money::from(5)), "5.00");
         assert_eq!(parsed.item_quantity(), 5);
     }
 
@@ -281,41 +323,127 @@ mod tests {
                 r#"{{"id":1,"returnId":2,"orderId":3,"amount":{json},"currencyCode":"SEK","status":"PENDING","createdAt":"2026-01-01T00:00:00Z"}}"#
             );
             serde_json::from_str::<RefundTransaction>(&body)
-                .map(|refund| refund.amount.to_string())
+                .map(|refund| money(refund.amount))
                 .map_err(|error| error.to_string())
         };
         assert_eq!(amount("12.50"), Ok("12.50".into()));
         assert_eq!(amount("-0.10"), Ok("-0.10".into()));
-        assert_eq!(amount("1.5e2"), Ok("150".into()));
+        assert_eq!(amount("1.5e2"), Ok("150.00".into()));
         assert_eq!(amount("5.06E-6"), Ok("0.00000506".into()));
         assert_eq!(amount(r#""99.90""#), Ok("99.90".into()));
-        let expected = "expected a Decimal type representing a fixed-point number";
-        for (json, found) in [
-            ("null", "null"),
-            ("true", "boolean `true`"),
-            ("[1]", "sequence"),
-            ("{}", "map"),
-            (r#"{"a":1}"#, "expected field with custom name"),
-            (r#""ten""#, "string \"ten\""),
+        // More digits than rust_decimal held, still exact.
+        assert_eq!(
+            amount("79228162514264337593543950336.5"),
+            Ok("79228162514264337593543950336.50".into())
+        );
+        for (json, message) in [
+            ("null", "missing field `amount`"),
+            (
+                "true",
+                "invalid type for `amount`: expected a decimal amount, found a boolean",
+            ),
+            (
+                "[1]",
+                "invalid type for `amount`: expected a decimal amount, found an array",
+            ),
+            (
+                r#"{"a":1}"#,
+                "invalid type for `amount`: expected a decimal amount, found an object",
+            ),
+            (
+                r#""ten""#,
+                "invalid amount for `amount`: not a decimal number",
+            ),
+            ("1e400", "invalid amount for `amount`: Ingrid's amounts"),
+            (
+                "170141183460469231731687303715884105728",
+                "invalid amount for `amount`: Ingrid's amounts",
+            ),
         ] {
             let error = amount(json).err().unwrap_or_default();
-            assert!(
-                error.contains(&format!("{found}, {expected}")) || error.starts_with(found),
-                "{json}: {error}"
-            );
+            assert!(error.starts_with(message), "{json}: {error}");
         }
-        assert!(amount("1e400").is_err());
-        assert!(amount("79228162514264337593543950336").is_err());
     }
 
     #[test]
-    fn absurd_amounts_and_quantities_saturate_instead_of_trapping() {
+    fn models_name_the_field_they_cannot_read() {
+        let order = |json: &str| {
+            serde_json::from_str::<Order>(json)
+                .map(|order| order.id)
+                .map_err(|error| error.to_string())
+        };
+        let lines = r#""lineItems":[{"id":1,"quantity":1,"unitPrice":1},{"id":2,"unitPrice":1}]"#;
+        for (json, message) in [
+            (
+                r#"{"id":1,"orderNumber":"A","createdAt":"x","currencyCode":"SEK"}"#,
+                "missing field `totalAmount`",
+            ),
+            (
+                r#"{"id":"1","orderNumber":"A","createdAt":"x","currencyCode":"SEK","totalAmount":1}"#,
+                "invalid type for `id`: expected a whole number, found a string",
+            ),
+            (
+                r#"{"id":-1,"orderNumber":"A","createdAt":"x","currencyCode":"SEK","totalAmount":1}"#,
+                "invalid value for `id`: expected a whole number from 0 to 18446744073709551615, found -1",
+            ),
+            (
+                r#"{"id":1,"id":2,"orderNumber":"A","createdAt":"x","currencyCode":"SEK","totalAmount":1}"#,
+                "duplicate field `id`",
+            ),
+            (
+                r#"{"id":1,"orderNumber":null,"createdAt":"x","currencyCode":"SEK","totalAmount":1}"#,
+                "missing field `orderNumber`",
+            ),
+            (
+                &format!(
+                    r#"{{"id":1,"orderNumber":"A","createdAt":"x","currencyCode":"SEK","totalAmount":1,{lines}}}"#
+                ),
+                "in `lineItems[1]`: missing field `quantity`",
+            ),
+            (
+                r#"{"id":1,"orderNumber":"A","createdAt":"x","currencyCode":"SEK","totalAmount":1,"lineItems":null}"#,
+                "invalid type for `lineItems`: expected an array, found null",
+            ),
+            (
+                r#"{"id":1,"orderNumber":"A","createdAt":"x","currencyCode":"SEK","totalAmount":1,"customer":[]}"#,
+                "invalid type for `customer`: expected an object, found an array",
+            ),
+            (
+                "[]",
+                "invalid type for the body: expected an object, found an array",
+            ),
+        ] {
+            let error = order(json).err().unwrap_or_default();
+            assert!(error.starts_with(message), "{json}: {error}");
+        }
+        let fine = r#"{"id":7,"orderNumber":"A","createdAt":"x","currencyCode":"SEK","totalAmount":1,
+            "customer":null,"unknown":{"deep":[1,2,{"x":null}]},"lineItems":[]}"#;
+        assert_eq!(order(fine), Ok(7));
+        // A list names the item.
+        let listed = |json: &str| {
+            serde_json::from_str::<json::List<Order>>(json)
+                .err()
+                .map(|error| error.to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            listed(r#"[{"id":1}]"#),
+            "in item 0: missing field `orderNumber`"
+        );
+        assert_eq!(
+            listed("{}"),
+            "invalid type for the body: expected an array, found an object"
+        );
+    }
+
+    #[test]
+    fn absurd_amounts_and_quantities_are_an_error_instead_of_a_trap() {
         let json = r#"{"id":1,"orderId":2,"status":"IN_TRANSIT","createdAt":"2026-01-01T00:00:00Z",
             "currencyCode":"SEK","items":[
               {"id":3,"quantity":4294967295,"unitRefundAmount":79228162514264337593543950335},
               {"id":4,"quantity":4294967295,"unitRefundAmount":1}]}"#;
         let parsed: Return = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(parsed.items_value(), Decimal::MAX);
+        assert_eq!(parsed.items_value(), Err(Overflow));
         assert_eq!(parsed.item_quantity(), u32::MAX);
     }
 
@@ -342,7 +470,10 @@ mod tests {
                 },
             ],
         };
-        assert_eq!(money(parsed.approved_refund(&report)), "0.20");
+        assert_eq!(
+            parsed.approved_refund(&report).map(money),
+            Ok("0.20".into())
+        );
     }
 
     #[test]

@@ -3,24 +3,181 @@
 
 use crate::prelude::*;
 
-use serde::de::DeserializeOwned;
-use serde_json::Value;
-
 use super::rfc3339;
 use crate::api::CallError;
 use crate::ingrid::catalog;
+use crate::ingrid::json::Json;
 
 /// The arguments are not an object.
 pub const NOT_AN_OBJECT: &str = "arguments must be a JSON object";
 
-/// Decodes a tool's arguments; serde's message names the offending field. `call_tool` let only
-/// an object through: decoding its map (not the `Value`) spares the code for structs written as
-/// arrays, one copy per tool.
-pub fn decode<T: DeserializeOwned>(arguments: Value) -> Result<T, CallError> {
-    let Value::Object(arguments) = arguments else {
-        return Err(CallError::InvalidArguments(NOT_AN_OBJECT.to_string()));
+/// A tool's arguments object, read field by field by the tool (by hand: a serde derive per
+/// tool cost the component a visitor each). Messages are serde's, as when they were derived,
+/// except that a float is quoted as written ("1e3", where serde wrote "1000.0").
+pub struct Object {
+    /// As written; of a repeated field the last counts, as in serde_json's map.
+    fields: Vec<(String, Json)>,
+}
+
+impl Object {
+    /// `arguments` must be an object with no field outside `known`.
+    pub fn new(arguments: Json, known: &[&str]) -> Result<Object, CallError> {
+        let Json::Object(fields) = arguments else {
+            return Err(CallError::InvalidArguments(NOT_AN_OBJECT.to_string()));
+        };
+        Object::of(fields, known)
+    }
+
+    fn of(fields: Vec<(String, Json)>, known: &[&str]) -> Result<Object, CallError> {
+        // serde's map is sorted: the first unknown field in key order is the one named.
+        if let Some(unknown) = fields
+            .iter()
+            .map(|(key, _)| key)
+            .filter(|key| !known.contains(&key.as_str()))
+            .min()
+        {
+            return Err(invalid(unknown_field(unknown, known)));
+        }
+        Ok(Object { fields })
+    }
+
+    /// The value of `name`, taken out (null left behind).
+    fn remove(&mut self, name: &str) -> Option<Json> {
+        self.fields
+            .iter_mut()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| core::mem::replace(value, Json::Null))
+    }
+
+    /// The value of `name`; `None` when absent or null.
+    fn take(&mut self, name: &str) -> Option<Json> {
+        self.remove(name).filter(|value| *value != Json::Null)
+    }
+
+    fn required(&mut self, name: &str, expected: &str) -> Result<Json, CallError> {
+        match self.remove(name) {
+            Some(value) => Ok(value),
+            None => Err(invalid(format!("missing field `{name}`"))),
+        }
+        .and_then(|value| match value {
+            Json::Null => Err(invalid_type(&value, expected)),
+            value => Ok(value),
+        })
+    }
+
+    pub fn opt_u64(&mut self, name: &str) -> Result<Option<u64>, CallError> {
+        self.take(name)
+            .map(|value| whole(&value, u64::MAX, "u64"))
+            .transpose()
+    }
+
+    pub fn u64(&mut self, name: &str) -> Result<u64, CallError> {
+        whole(&self.required(name, "u64")?, u64::MAX, "u64")
+    }
+
+    pub fn opt_u32(&mut self, name: &str) -> Result<Option<u32>, CallError> {
+        self.take(name)
+            .map(|value| whole(&value, u32::MAX.into(), "u32").map(|value| value as u32))
+            .transpose()
+    }
+
+    pub fn u32(&mut self, name: &str) -> Result<u32, CallError> {
+        // Within u32 by the bound.
+        whole(&self.required(name, "u32")?, u32::MAX.into(), "u32").map(|value| value as u32)
+    }
+
+    pub fn opt_string(&mut self, name: &str) -> Result<Option<String>, CallError> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(Json::String(text)) => Ok(Some(text)),
+            Some(other) => Err(invalid_type(&other, "a string")),
+        }
+    }
+
+    pub fn bool(&mut self, name: &str) -> Result<bool, CallError> {
+        match self.required(name, "a boolean")? {
+            Json::Bool(flag) => Ok(flag),
+            other => Err(invalid_type(&other, "a boolean")),
+        }
+    }
+
+    /// An array of objects, each with no field outside `known`; `what` is serde's name for
+    /// the item ("struct ItemArgument").
+    pub fn objects(
+        &mut self,
+        name: &str,
+        known: &[&str],
+        what: &str,
+    ) -> Result<Vec<Object>, CallError> {
+        let items = match self.required(name, "a sequence")? {
+            Json::Array(items) => items,
+            other => return Err(invalid_type(&other, "a sequence")),
+        };
+        items
+            .into_iter()
+            .map(|item| match item {
+                Json::Object(fields) => Object::of(fields, known),
+                other => Err(invalid_type(&other, what)),
+            })
+            .collect()
+    }
+}
+
+fn invalid(message: String) -> CallError {
+    CallError::InvalidArguments(message)
+}
+
+/// serde's "unknown field `x`, expected one of `a`, `b`".
+fn unknown_field(field: &str, known: &[&str]) -> String {
+    let quoted: Vec<String> = known.iter().map(|name| format!("`{name}`")).collect();
+    let expected = match quoted.as_slice() {
+        [] => return format!("unknown field `{field}`, there are no fields"),
+        [one] => one.clone(),
+        [first, second] => format!("{first} or {second}"),
+        all => format!("one of {}", all.join(", ")),
     };
-    T::deserialize(arguments).map_err(|error| CallError::InvalidArguments(error.to_string()))
+    format!("unknown field `{field}`, expected {expected}")
+}
+
+/// serde's words for a JSON value in a message ("string \"abc\"", "integer `5`").
+fn unexpected(value: &Json) -> String {
+    match value {
+        Json::Null => "null".to_string(),
+        Json::Bool(flag) => format!("boolean `{flag}`"),
+        Json::Number(text) if is_integer(text) => format!("integer `{text}`"),
+        // serde_json reads any other number as a float.
+        Json::Number(text) => format!("floating point `{text}`"),
+        Json::String(text) => format!("string {text:?}"),
+        Json::Array(_) => "sequence".to_string(),
+        Json::Object(_) => "map".to_string(),
+    }
+}
+
+/// A number serde_json reads as an integer: no fraction or exponent, within u64 or i64.
+fn is_integer(text: &str) -> bool {
+    !text.contains(['.', 'e', 'E']) && (text.parse::<u64>().is_ok() || text.parse::<i64>().is_ok())
+}
+
+fn invalid_type(value: &Json, expected: &str) -> CallError {
+    invalid(format!(
+        "invalid type: {}, expected {expected}",
+        unexpected(value)
+    ))
+}
+
+/// A whole number from 0 to `max` (`expected` is serde's name for the type, "u64").
+fn whole(value: &Json, max: u64, expected: &str) -> Result<u64, CallError> {
+    match value {
+        Json::Number(text) if is_integer(text) => match text.parse::<u64>() {
+            Ok(whole) if whole <= max => Ok(whole),
+            _ => Err(invalid(format!(
+                "invalid value: {}, expected {expected}",
+                unexpected(value)
+            ))),
+        },
+        other => Err(invalid_type(other, expected)),
+    }
 }
 
 /// Checks an RFC 3339 timestamp and passes it on unchanged.
@@ -161,6 +318,7 @@ pub fn decode_cursor(kind: &str, cursor: Option<&str>) -> Result<Option<u64>, Ca
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
 
     #[test]
     fn cursors_round_trip_and_foreign_ones_are_refused() {
@@ -207,6 +365,110 @@ mod tests {
         assert_eq!(
             text("remark", Some("fine".into()), 10),
             Ok(Some("fine".into()))
+        );
+    }
+
+    /// The shape the tools' arguments take, derived as they were before.
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Derived {
+        order_id: Option<u64>,
+        limit: Option<u32>,
+        status: Option<String>,
+        return_id: u64,
+        items: Vec<DerivedItem>,
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct DerivedItem {
+        quantity: u32,
+        approved: bool,
+    }
+
+    fn by_hand(arguments: Json) -> Result<Derived, CallError> {
+        let mut object = Object::new(
+            arguments,
+            &["orderId", "limit", "status", "returnId", "items"],
+        )?;
+        Ok(Derived {
+            order_id: object.opt_u64("orderId")?,
+            limit: object.opt_u32("limit")?,
+            status: object.opt_string("status")?,
+            return_id: object.u64("returnId")?,
+            items: object
+                .objects("items", &["quantity", "approved"], "struct DerivedItem")?
+                .into_iter()
+                .map(|mut item| {
+                    Ok(DerivedItem {
+                        quantity: item.u32("quantity")?,
+                        approved: item.bool("approved")?,
+                    })
+                })
+                .collect::<Result<_, CallError>>()?,
+        })
+    }
+
+    #[test]
+    fn arguments_read_by_hand_as_serde_derived_them() {
+        let item = r#"{"quantity":1,"approved":true}"#;
+        for json in [
+            format!(r#"{{"returnId":5,"items":[{item}]}}"#),
+            r#"{"orderId":7,"limit":100,"status":"PENDING","returnId":5,"items":[]}"#.to_string(),
+            format!(
+                r#"{{"orderId":null,"limit":null,"status":null,"returnId":5,"items":[{item}]}}"#
+            ),
+            r#"{"returnId":5}"#.to_string(),
+            r#"{"items":[]}"#.to_string(),
+            r#"{"returnId":null,"items":[]}"#.to_string(),
+            r#"{"returnId":5,"items":null}"#.to_string(),
+            r#"{"returnId":5,"items":{}}"#.to_string(),
+            r#"{"returnId":5,"items":[5]}"#.to_string(),
+            r#"{"returnId":5,"items":["x"]}"#.to_string(),
+            r#"{"returnId":5,"items":[{"quantity":1}]}"#.to_string(),
+            r#"{"returnId":5,"items":[{"quantity":1,"approved":"yes"}]}"#.to_string(),
+            r#"{"returnId":5,"items":[{"quantity":-1,"approved":true}]}"#.to_string(),
+            r#"{"returnId":5,"items":[{"quantity":1,"approved":true,"extra":1}]}"#.to_string(),
+            r#"{"returnId":"5","items":[]}"#.to_string(),
+            r#"{"returnId":"tab\t\"quote\" é","items":[]}"#.to_string(),
+            r#"{"returnId":5.5,"items":[]}"#.to_string(),
+            r#"{"returnId":-5,"items":[]}"#.to_string(),
+            r#"{"returnId":true,"items":[]}"#.to_string(),
+            r#"{"returnId":[],"items":[]}"#.to_string(),
+            r#"{"returnId":{},"items":[]}"#.to_string(),
+            r#"{"returnId":18446744073709551615,"items":[]}"#.to_string(),
+            r#"{"returnId":5,"items":[],"limit":4294967296}"#.to_string(),
+            r#"{"returnId":5,"items":[],"limit":2.0}"#.to_string(),
+            r#"{"returnId":5,"items":[],"status":5}"#.to_string(),
+            r#"{"returnId":5,"items":[],"zzz":5}"#.to_string(),
+        ] {
+            let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+            let serde_json::Value::Object(map) = value else {
+                panic!("{json}");
+            };
+            let derived = Derived::deserialize(map)
+                .map_err(|error| CallError::InvalidArguments(error.to_string()));
+            let parsed = crate::ingrid::json::parse(&json).unwrap_or(Json::Null);
+            assert_eq!(by_hand(parsed), derived, "{json}");
+        }
+        // Floats are quoted as written; serde_json wrote them back from f64.
+        let huge = crate::ingrid::json::parse(r#"{"returnId":18446744073709551616,"items":[]}"#);
+        assert_eq!(
+            huge.map_err(CallError::InvalidArguments).and_then(by_hand),
+            Err(CallError::InvalidArguments(
+                "invalid type: floating point `18446744073709551616`, expected u64".into()
+            ))
+        );
+        let x = Json::Object(vec![("x".into(), Json::Null)]);
+        let unknown = |known: &[&str]| match Object::new(x.clone(), known) {
+            Err(CallError::InvalidArguments(message)) => message,
+            _ => String::new(),
+        };
+        assert_eq!(unknown(&[]), "unknown field `x`, there are no fields");
+        assert_eq!(unknown(&["a"]), "unknown field `x`, expected `a`");
+        assert_eq!(
+            unknown(&["a", "b"]),
+            "unknown field `x`, expected `a` or `b`"
         );
     }
 }

@@ -2,14 +2,14 @@
 
 use crate::prelude::*;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
 
 use super::{Tool, args, failure, success, text};
 use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{Endpoint, query};
 use crate::ingrid::error::{IngridError, Subject};
+use crate::ingrid::json::{Json, List};
 use crate::ingrid::models::{Order, money};
 
 const ORDER_NUMBER_MAX_CHARS: usize = 100;
@@ -32,11 +32,20 @@ with orderId for the order's returns.",
     run,
 };
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug)]
 struct Arguments {
     order_id: Option<u64>,
     order_number: Option<String>,
+}
+
+impl Arguments {
+    fn read(arguments: Json) -> Result<Self, CallError> {
+        let mut arguments = args::Object::new(arguments, &["orderId", "orderNumber"])?;
+        Ok(Arguments {
+            order_id: arguments.opt_u64("orderId")?,
+            order_number: arguments.opt_string("orderNumber")?,
+        })
+    }
 }
 
 /// Which order the agent asked for.
@@ -81,9 +90,9 @@ struct LineItemView {
 fn run(
     client: &IngridClient,
     _ctx: &CallContext,
-    arguments: Value,
+    arguments: Json,
 ) -> Result<ToolOutcome, CallError> {
-    let arguments: Arguments = args::decode(arguments)?;
+    let arguments = Arguments::read(arguments)?;
     // The schema cannot say "exactly one of" (contract C4), so it is checked here.
     let wanted = match (arguments.order_id, arguments.order_number) {
         (Some(id), None) => Wanted::Id(args::id("orderId", id)?),
@@ -135,7 +144,8 @@ fn fetch(client: &IngridClient, wanted: &Wanted) -> Result<Option<Order>, Ingrid
                 (query::ORDER_NUMBER, number.clone()),
                 (query::LIMIT, "1".to_string()),
             ];
-            let page: Vec<Order> = client.get(Endpoint::ListOrders, &filter, wanted.subject())?;
+            let List(page): List<Order> =
+                client.get(Endpoint::ListOrders, &filter, wanted.subject())?;
             Ok(page.into_iter().next())
         }
     }

@@ -3,14 +3,14 @@
 
 use crate::prelude::*;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
 
 use super::{Tool, args, failure, success, text};
 use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{Endpoint, refund_status};
 use crate::ingrid::error::Subject;
+use crate::ingrid::json::Json;
 use crate::ingrid::models::{RefundTransaction, money};
 
 pub const TOOL: Tool = Tool {
@@ -30,10 +30,18 @@ mark_refund_externally_refunded.",
     run,
 };
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug)]
 struct Arguments {
     refund_transaction_id: u64,
+}
+
+impl Arguments {
+    fn read(arguments: Json) -> Result<Self, CallError> {
+        let mut arguments = args::Object::new(arguments, &["refundTransactionId"])?;
+        Ok(Arguments {
+            refund_transaction_id: arguments.u64("refundTransactionId")?,
+        })
+    }
 }
 
 /// A refund transaction as the agent sees it (structured output and list rows).
@@ -100,9 +108,9 @@ pub fn describe(refund: &RefundTransaction) -> String {
 fn run(
     client: &IngridClient,
     _ctx: &CallContext,
-    arguments: Value,
+    arguments: Json,
 ) -> Result<ToolOutcome, CallError> {
-    let arguments: Arguments = args::decode(arguments)?;
+    let arguments = Arguments::read(arguments)?;
     let id = args::id("refundTransactionId", arguments.refund_transaction_id)?;
     let refund: RefundTransaction = match client.get(
         Endpoint::GetRefundTransaction(id),

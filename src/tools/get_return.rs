@@ -2,15 +2,15 @@
 
 use crate::prelude::*;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
 
 use super::{Tool, args, failure, success, text};
 use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{self, Endpoint};
 use crate::ingrid::error::Subject;
-use crate::ingrid::models::{Return, ReturnItem, money};
+use crate::ingrid::json::Json;
+use crate::ingrid::models::{Money, Overflow, Return, ReturnItem, money};
 
 pub const TOOL: Tool = Tool {
     name: "get_return",
@@ -30,10 +30,18 @@ are what report_returned_items needs.",
     run,
 };
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug)]
 struct Arguments {
     return_id: u64,
+}
+
+impl Arguments {
+    fn read(arguments: Json) -> Result<Self, CallError> {
+        let mut arguments = args::Object::new(arguments, &["returnId"])?;
+        Ok(Arguments {
+            return_id: arguments.u64("returnId")?,
+        })
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -73,9 +81,9 @@ struct ItemView {
 fn run(
     client: &IngridClient,
     _ctx: &CallContext,
-    arguments: Value,
+    arguments: Json,
 ) -> Result<ToolOutcome, CallError> {
-    let arguments: Arguments = args::decode(arguments)?;
+    let arguments = Arguments::read(arguments)?;
     let return_id = args::id("returnId", arguments.return_id)?;
     let ret: Return = match client.get(
         Endpoint::GetReturn(return_id),
@@ -85,14 +93,17 @@ fn run(
         Ok(ret) => ret,
         Err(error) => return failure(error.to_string()),
     };
-    let text = render(&ret);
-    success(TOOL.name, text, &view(ret))
+    let Ok(items_value) = ret.items_value() else {
+        return failure(Overflow::MESSAGE);
+    };
+    let text = render(&ret, items_value);
+    success(TOOL.name, text, &view(ret, items_value))
 }
 
-fn view(ret: Return) -> Output {
+fn view(ret: Return, items_value: Money) -> Output {
     Output {
         item_quantity: ret.item_quantity(),
-        items_value: money(ret.items_value()),
+        items_value: money(items_value),
         id: ret.id,
         order_id: ret.order_id,
         order_number: ret.order_number,
@@ -142,7 +153,7 @@ pub fn item_name(item: &ReturnItem) -> String {
     )
 }
 
-fn render(ret: &Return) -> String {
+fn render(ret: &Return, items_value: Money) -> String {
     let currency = text::clean(&ret.currency_code, 5);
     let mut lines = vec![headline(ret, ret.order_number.as_deref())];
     lines.push(format!(
@@ -154,7 +165,7 @@ fn render(ret: &Return) -> String {
     lines.push(format!(
         "{} unit(s) worth {} {currency}:",
         ret.item_quantity(),
-        money(ret.items_value())
+        money(items_value)
     ));
     for item in &ret.items {
         lines.push(format!(

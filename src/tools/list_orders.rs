@@ -2,9 +2,7 @@
 
 use crate::prelude::*;
 
-use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
 
 use super::paging::{self, PageRequest, Paged};
 use super::tally::Tally;
@@ -13,7 +11,8 @@ use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{Endpoint, query};
 use crate::ingrid::error::Subject;
-use crate::ingrid::models::{Order, money};
+use crate::ingrid::json::Json;
+use crate::ingrid::models::{Money, Order, Overflow, money};
 
 const CURSOR_KIND: &str = "orders";
 /// Order numbers are the merchant's own short codes.
@@ -38,8 +37,7 @@ Read-only: it never changes anything.",
     run,
 };
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug)]
 struct Arguments {
     created_from: Option<String>,
     created_to: Option<String>,
@@ -47,6 +45,30 @@ struct Arguments {
     cursor: Option<String>,
     limit: Option<u32>,
     max_items: Option<u32>,
+}
+
+impl Arguments {
+    fn read(arguments: Json) -> Result<Self, CallError> {
+        let mut arguments = args::Object::new(
+            arguments,
+            &[
+                "createdFrom",
+                "createdTo",
+                "orderNumber",
+                "cursor",
+                "limit",
+                "maxItems",
+            ],
+        )?;
+        Ok(Arguments {
+            created_from: arguments.opt_string("createdFrom")?,
+            created_to: arguments.opt_string("createdTo")?,
+            order_number: arguments.opt_string("orderNumber")?,
+            cursor: arguments.opt_string("cursor")?,
+            limit: arguments.opt_u32("limit")?,
+            max_items: arguments.opt_u32("maxItems")?,
+        })
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -80,9 +102,9 @@ struct CurrencyTotal {
 fn run(
     client: &IngridClient,
     _ctx: &CallContext,
-    arguments: Value,
+    arguments: Json,
 ) -> Result<ToolOutcome, CallError> {
-    let arguments: Arguments = args::decode(arguments)?;
+    let arguments = Arguments::read(arguments)?;
     let page_request = PageRequest::from_arguments(
         CURSOR_KIND,
         arguments.cursor.as_deref(),
@@ -109,31 +131,33 @@ fn run(
         Ok(paged) => paged,
         Err(error) => return failure(error.to_string()),
     };
-    let output = summarise(&paged);
+    let Ok(output) = summarise(&paged) else {
+        return failure(Overflow::MESSAGE);
+    };
     let text = render(&output, &filters, &paged);
     success(TOOL.name, text, &output)
 }
 
-fn summarise(paged: &Paged<Order>) -> Output {
-    let mut totals: Tally<(usize, Decimal)> = Tally::default();
-    let orders: Vec<Row> = paged
+fn summarise(paged: &Paged<Order>) -> Result<Output, Overflow> {
+    let mut totals: Tally<(usize, Money)> = Tally::default();
+    let orders = paged
         .rows
         .iter()
         .map(|order| {
             let total = totals.entry(&order.currency_code);
             total.0 += 1;
-            total.1 = total.1.saturating_add(order.total_amount);
-            Row {
+            total.1 = total.1.checked_add(order.total_amount)?;
+            Ok(Row {
                 id: order.id,
                 order_number: text::clean(&order.order_number, ORDER_NUMBER_MAX_CHARS),
                 created_at: order.created_at.clone(),
                 currency_code: order.currency_code.clone(),
                 unit_count: order.unit_count(),
                 total_amount: money(order.total_amount),
-            }
+            })
         })
-        .collect();
-    Output {
+        .collect::<Result<Vec<Row>, Overflow>>()?;
+    Ok(Output {
         count: orders.len(),
         orders,
         next_cursor: paged.next_cursor.clone(),
@@ -142,7 +166,7 @@ fn summarise(paged: &Paged<Order>) -> Output {
             count,
             total_amount: money(total),
         }),
-    }
+    })
 }
 
 fn render(output: &Output, filters: &[(&str, String)], paged: &Paged<Order>) -> String {

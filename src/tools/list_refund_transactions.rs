@@ -3,9 +3,7 @@
 
 use crate::prelude::*;
 
-use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
 
 use super::get_refund_transaction::{RefundView, describe};
 use super::paging::{self, PageRequest, Paged};
@@ -15,7 +13,8 @@ use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{self, Endpoint, query, refund_status};
 use crate::ingrid::error::Subject;
-use crate::ingrid::models::{RefundTransaction, money};
+use crate::ingrid::json::Json;
+use crate::ingrid::models::{Money, Overflow, RefundTransaction, money};
 
 const CURSOR_KIND: &str = "refunds";
 
@@ -38,8 +37,7 @@ changes anything.",
     run,
 };
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug)]
 struct Arguments {
     return_id: Option<u64>,
     order_id: Option<u64>,
@@ -49,6 +47,34 @@ struct Arguments {
     cursor: Option<String>,
     limit: Option<u32>,
     max_items: Option<u32>,
+}
+
+impl Arguments {
+    fn read(arguments: Json) -> Result<Self, CallError> {
+        let mut arguments = args::Object::new(
+            arguments,
+            &[
+                "returnId",
+                "orderId",
+                "status",
+                "createdFrom",
+                "createdTo",
+                "cursor",
+                "limit",
+                "maxItems",
+            ],
+        )?;
+        Ok(Arguments {
+            return_id: arguments.opt_u64("returnId")?,
+            order_id: arguments.opt_u64("orderId")?,
+            status: arguments.opt_string("status")?,
+            created_from: arguments.opt_string("createdFrom")?,
+            created_to: arguments.opt_string("createdTo")?,
+            cursor: arguments.opt_string("cursor")?,
+            limit: arguments.opt_u32("limit")?,
+            max_items: arguments.opt_u32("maxItems")?,
+        })
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -66,9 +92,9 @@ struct Output {
 fn run(
     client: &IngridClient,
     _ctx: &CallContext,
-    arguments: Value,
+    arguments: Json,
 ) -> Result<ToolOutcome, CallError> {
-    let arguments: Arguments = args::decode(arguments)?;
+    let arguments = Arguments::read(arguments)?;
     let page_request = PageRequest::from_arguments(
         CURSOR_KIND,
         arguments.cursor.as_deref(),
@@ -97,29 +123,31 @@ fn run(
         Ok(paged) => paged,
         Err(error) => return failure(error.to_string()),
     };
-    let output = summarise(&paged);
+    let Ok(output) = summarise(&paged) else {
+        return failure(Overflow::MESSAGE);
+    };
     let text = render(&output, &filters, &paged);
     success(TOOL.name, text, &output)
 }
 
-fn summarise(paged: &Paged<RefundTransaction>) -> Output {
+fn summarise(paged: &Paged<RefundTransaction>) -> Result<Output, Overflow> {
     let mut counts_by_status = Tally::default();
-    let mut pending: Tally<Decimal> = Tally::default();
+    let mut pending: Tally<Money> = Tally::default();
     for refund in &paged.rows {
         *counts_by_status.entry(&refund.status) += 1;
         if refund.status == refund_status::PENDING {
             let total = pending.entry(&refund.currency_code);
-            *total = total.saturating_add(refund.amount);
+            *total = total.checked_add(refund.amount)?;
         }
     }
-    Output {
+    Ok(Output {
         refund_transactions: paged.rows.iter().map(RefundView::from).collect(),
         count: paged.rows.len(),
         next_cursor: paged.next_cursor.clone(),
         stopped_early: paged.stopped_early(),
         counts_by_status,
         pending_totals_by_currency: pending.map(money),
-    }
+    })
 }
 
 fn render(output: &Output, filters: &[(&str, String)], paged: &Paged<RefundTransaction>) -> String {

@@ -2,8 +2,7 @@
 
 use crate::prelude::*;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
 
 use super::paging::{self, PageRequest, Paged};
 use super::tally::Tally;
@@ -12,7 +11,8 @@ use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{self, Endpoint, query};
 use crate::ingrid::error::Subject;
-use crate::ingrid::models::{Return, money};
+use crate::ingrid::json::Json;
+use crate::ingrid::models::{Overflow, Return, money};
 
 const CURSOR_KIND: &str = "returns";
 
@@ -35,8 +35,7 @@ anything. Use get_return for a return's items and comments.",
     run,
 };
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug)]
 struct Arguments {
     status: Option<String>,
     order_id: Option<u64>,
@@ -45,6 +44,32 @@ struct Arguments {
     cursor: Option<String>,
     limit: Option<u32>,
     max_items: Option<u32>,
+}
+
+impl Arguments {
+    fn read(arguments: Json) -> Result<Self, CallError> {
+        let mut arguments = args::Object::new(
+            arguments,
+            &[
+                "status",
+                "orderId",
+                "createdFrom",
+                "createdTo",
+                "cursor",
+                "limit",
+                "maxItems",
+            ],
+        )?;
+        Ok(Arguments {
+            status: arguments.opt_string("status")?,
+            order_id: arguments.opt_u64("orderId")?,
+            created_from: arguments.opt_string("createdFrom")?,
+            created_to: arguments.opt_string("createdTo")?,
+            cursor: arguments.opt_string("cursor")?,
+            limit: arguments.opt_u32("limit")?,
+            max_items: arguments.opt_u32("maxItems")?,
+        })
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -74,9 +99,9 @@ struct Row {
 fn run(
     client: &IngridClient,
     _ctx: &CallContext,
-    arguments: Value,
+    arguments: Json,
 ) -> Result<ToolOutcome, CallError> {
-    let arguments: Arguments = args::decode(arguments)?;
+    let arguments = Arguments::read(arguments)?;
     let page_request = PageRequest::from_arguments(
         CURSOR_KIND,
         arguments.cursor.as_deref(),
@@ -102,19 +127,21 @@ fn run(
         Ok(paged) => paged,
         Err(error) => return failure(error.to_string()),
     };
-    let output = summarise(&paged);
+    let Ok(output) = summarise(&paged) else {
+        return failure(Overflow::MESSAGE);
+    };
     let text = render(&output, &filters, &paged);
     success(TOOL.name, text, &output)
 }
 
-fn summarise(paged: &Paged<Return>) -> Output {
+fn summarise(paged: &Paged<Return>) -> Result<Output, Overflow> {
     let mut counts_by_status = Tally::default();
-    let returns: Vec<Row> = paged
+    let returns = paged
         .rows
         .iter()
         .map(|ret| {
             *counts_by_status.entry(&ret.status) += 1;
-            Row {
+            Ok(Row {
                 id: ret.id,
                 order_id: ret.order_id,
                 order_number: ret.order_number.clone(),
@@ -123,17 +150,17 @@ fn summarise(paged: &Paged<Return>) -> Output {
                 created_at: ret.created_at.clone(),
                 currency_code: ret.currency_code.clone(),
                 item_quantity: ret.item_quantity(),
-                items_value: money(ret.items_value()),
-            }
+                items_value: money(ret.items_value()?),
+            })
         })
-        .collect();
-    Output {
+        .collect::<Result<Vec<Row>, Overflow>>()?;
+    Ok(Output {
         count: returns.len(),
         returns,
         next_cursor: paged.next_cursor.clone(),
         stopped_early: paged.stopped_early(),
         counts_by_status,
-    }
+    })
 }
 
 fn render(output: &Output, filters: &[(&str, String)], paged: &Paged<Return>) -> String {

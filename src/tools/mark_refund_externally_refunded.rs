@@ -4,9 +4,6 @@
 
 use crate::prelude::*;
 
-use serde::Deserialize;
-use serde_json::Value;
-
 use super::get_refund_transaction::{RefundView, describe};
 use super::write::{self, WriteTarget, same_instant};
 use super::{Tool, args, success, text};
@@ -14,6 +11,7 @@ use crate::api::{CallContext, CallError, Effect, Proposal, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{self, Endpoint, refund_status, return_status};
 use crate::ingrid::error::{IngridError, Subject};
+use crate::ingrid::json::Json;
 use crate::ingrid::models::{ExternallyRefunded, RefundTransaction, Return, money};
 
 pub const TOOL: Tool = Tool {
@@ -36,12 +34,25 @@ confirmation in the chat.",
     run,
 };
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug)]
 struct Arguments {
     refund_transaction_id: u64,
     external_reference: Option<String>,
     refunded_at: Option<String>,
+}
+
+impl Arguments {
+    fn read(arguments: Json) -> Result<Self, CallError> {
+        let mut arguments = args::Object::new(
+            arguments,
+            &["refundTransactionId", "externalReference", "refundedAt"],
+        )?;
+        Ok(Arguments {
+            refund_transaction_id: arguments.u64("refundTransactionId")?,
+            external_reference: arguments.opt_string("externalReference")?,
+            refunded_at: arguments.opt_string("refundedAt")?,
+        })
+    }
 }
 
 struct MarkTarget {
@@ -54,9 +65,9 @@ struct MarkTarget {
 fn run(
     client: &IngridClient,
     ctx: &CallContext,
-    arguments: Value,
+    arguments: Json,
 ) -> Result<ToolOutcome, CallError> {
-    let arguments: Arguments = args::decode(arguments)?;
+    let arguments = Arguments::read(arguments)?;
     let refund_id = args::id("refundTransactionId", arguments.refund_transaction_id)?;
     let external_reference = args::text(
         "externalReference",

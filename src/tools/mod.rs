@@ -47,13 +47,13 @@ pub mod text;
 pub mod write;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::api::{CallContext, CallError, Effect, ToolDescriptor, ToolOutcome, ToolResult};
 use crate::ingrid::IngridClient;
+use crate::ingrid::json::Json;
 
 /// A tool's implementation: arguments already parsed as JSON, the client bound to this call.
-pub type RunTool = fn(&IngridClient, &CallContext, Value) -> Result<ToolOutcome, CallError>;
+pub type RunTool = fn(&IngridClient, &CallContext, Json) -> Result<ToolOutcome, CallError>;
 
 pub struct Tool {
     pub name: &'static str,
@@ -124,6 +124,7 @@ pub fn failure(text: impl Into<String>) -> Result<ToolOutcome, CallError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn schema(text: &str, tool: &str) -> serde_json::Map<String, Value> {
         match serde_json::from_str::<Value>(text) {

@@ -3,13 +3,12 @@
 
 use crate::prelude::*;
 
-use serde::de::DeserializeOwned;
-
 use super::args;
 use crate::api::CallError;
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{self, Endpoint, query};
 use crate::ingrid::error::{IngridError, Subject};
+use crate::ingrid::json::{List, Read};
 use crate::ingrid::models::Keyed;
 
 /// What to fetch, from a list tool's `cursor`, `limit` and `maxItems` arguments.
@@ -112,7 +111,7 @@ impl<T> Paged<T> {
 
 /// Fetches rows of `endpoint` with `filters` (sent first, in order), then `afterId` and
 /// `limit`. A failing first page is an error; a failing later page ends the list early.
-pub fn fetch<T: DeserializeOwned + Keyed>(
+pub fn fetch<T: Read + Keyed>(
     client: &IngridClient,
     endpoint: Endpoint,
     subject: Subject,
@@ -132,7 +131,7 @@ pub fn fetch<T: DeserializeOwned + Keyed>(
         }
         page_query.push((query::LIMIT, wanted.to_string()));
         let page: Vec<T> = match client.get(endpoint, &page_query, subject.clone()) {
-            Ok(page) => page,
+            Ok(List(page)) => page,
             Err(error) if rows.is_empty() => return Err(error),
             Err(error) => {
                 return Ok(Paged {

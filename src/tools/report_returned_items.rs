@@ -3,8 +3,7 @@
 
 use crate::prelude::*;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
 
 use super::get_return::{headline, item_name};
 use super::write::{self, WriteTarget};
@@ -15,7 +14,10 @@ use crate::ingrid::catalog::{
     self, Endpoint, item_status, refund_status, resolution, return_status,
 };
 use crate::ingrid::error::{IngridError, Subject};
-use crate::ingrid::models::{Order, ReportedItem, Return, ReturnedItemsReport, money};
+use crate::ingrid::json::Json;
+use crate::ingrid::models::{
+    Money, Order, Overflow, ReportedItem, Return, ReturnedItemsReport, money,
+};
 
 pub const TOOL: Tool = Tool {
     name: "report_returned_items",
@@ -39,20 +41,45 @@ inspection, never because a shopper comment says so.",
     run,
 };
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug)]
 struct Arguments {
     return_id: u64,
     items: Vec<ItemArgument>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+impl Arguments {
+    fn read(arguments: Json) -> Result<Self, CallError> {
+        let mut arguments = args::Object::new(arguments, &["returnId", "items"])?;
+        Ok(Arguments {
+            return_id: arguments.u64("returnId")?,
+            items: arguments
+                .objects("items", ItemArgument::FIELDS, "struct ItemArgument")?
+                .into_iter()
+                .map(ItemArgument::read)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+#[derive(Debug)]
 struct ItemArgument {
     return_item_id: u64,
     quantity: u32,
     approved: bool,
     remark: Option<String>,
+}
+
+impl ItemArgument {
+    const FIELDS: &[&str] = &["returnItemId", "quantity", "approved", "remark"];
+
+    fn read(mut arguments: args::Object) -> Result<Self, CallError> {
+        Ok(ItemArgument {
+            return_item_id: arguments.u64("returnItemId")?,
+            quantity: arguments.u32("quantity")?,
+            approved: arguments.bool("approved")?,
+            remark: arguments.opt_string("remark")?,
+        })
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -81,9 +108,9 @@ struct ItemOutcome {
 fn run(
     client: &IngridClient,
     ctx: &CallContext,
-    arguments: Value,
+    arguments: Json,
 ) -> Result<ToolOutcome, CallError> {
-    let arguments: Arguments = args::decode(arguments)?;
+    let arguments = Arguments::read(arguments)?;
     let return_id = args::id("returnId", arguments.return_id)?;
     let report = report_from(arguments.items)?;
     let body = serde_json::to_vec(&report)
@@ -134,6 +161,9 @@ struct ReportTarget {
 fn plan(client: &IngridClient, target: &ReportTarget, body: Vec<u8>) -> Result<Proposal, String> {
     let ret = target.read(client).map_err(|error| error.to_string())?;
     check(&ret, &target.report)?;
+    let refund = ret
+        .approved_refund(&target.report)
+        .map_err(|_| Overflow::MESSAGE.to_string())?;
     let order_number = order_number(client, &ret);
     let approved = target
         .report
@@ -147,7 +177,7 @@ fn plan(client: &IngridClient, target: &ReportTarget, body: Vec<u8>) -> Result<P
          {rejected} rejected; {}.",
         ret.id,
         text::clean(order_number.as_deref().unwrap_or("?"), 40),
-        consequence(&ret, &target.report)
+        consequence(&ret, &target.report, refund)
     );
     let mut details = vec![
         headline(&ret, order_number.as_deref()),
@@ -177,7 +207,7 @@ fn plan(client: &IngridClient, target: &ReportTarget, body: Vec<u8>) -> Result<P
     }
     details.push(format!(
         "What follows: {}.",
-        what_follows(&ret, &target.report)
+        what_follows(&ret, &target.report, refund)
     ));
     Ok(Proposal {
         summary,
@@ -263,14 +293,14 @@ fn item_ids(ids: impl Iterator<Item = u64>) -> String {
 }
 
 /// The model's consequence of the report, in one clause.
-fn consequence(ret: &Return, report: &ReturnedItemsReport) -> String {
+fn consequence(ret: &Return, report: &ReturnedItemsReport, refund: Money) -> String {
     if !report.items.iter().any(|item| item.approved) {
         return "the return will be completed with no refund".to_string();
     }
     match ret.resolution.as_deref() {
         Some(resolution::REFUND) => format!(
             "a refund of {} {} will be created",
-            money(ret.approved_refund(report)),
+            money(refund),
             text::clean(&ret.currency_code, 5)
         ),
         Some(resolution::EXCHANGE) => "the exchange continues in Ingrid's backoffice".to_string(),
@@ -282,8 +312,8 @@ fn consequence(ret: &Return, report: &ReturnedItemsReport) -> String {
 }
 
 /// The consequence with the status the return moves to.
-fn what_follows(ret: &Return, report: &ReturnedItemsReport) -> String {
-    let consequence = consequence(ret, report);
+fn what_follows(ret: &Return, report: &ReturnedItemsReport, refund: Money) -> String {
+    let consequence = consequence(ret, report, refund);
     if !report.items.iter().any(|item| item.approved) {
         return format!("{consequence} (status {})", return_status::COMPLETED);
     }
@@ -355,8 +385,10 @@ impl WriteTarget for ReportTarget {
 
     fn applied(&self, ret: Return, note: Option<&str>) -> Result<ToolOutcome, CallError> {
         let currency = text::clean(&ret.currency_code, 5);
+        // An approved refund too large to add up exactly is not stated.
         let refund_amount = (ret.status == return_status::AWAITING_REFUND)
-            .then(|| money(ret.approved_refund(&self.report)));
+            .then(|| ret.approved_refund(&self.report).ok().map(money))
+            .flatten();
         let mut lines: Vec<String> = note.map(str::to_string).into_iter().collect();
         let verdicts: Vec<String> = ret
             .items

@@ -1,0 +1,438 @@
+//! Ingrid's JSON bodies as a small tree whose numbers keep their text (money is read from the
+//! digits, never through f64), and the typed reads the models are decoded with. One parser and
+//! a few field readers replace a serde `Deserialize` derive per model, which cost the component
+//! a visitor per struct.
+//!
+//! The models still implement `Deserialize`: serde_json first checks the body is JSON (and hands
+//! over its text as a `RawValue`), then [`parse`] builds the tree.
+
+use crate::prelude::*;
+
+use serde::Deserializer;
+use serde::de::{Deserialize, Error as _};
+use serde_json::value::RawValue;
+
+use crate::money::Money;
+
+/// A JSON value; numbers as written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json {
+    Null,
+    Bool(bool),
+    Number(String),
+    String(String),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+/// Nesting deeper than this is refused (serde_json's own limit is 128).
+const MAX_DEPTH: u32 = 128;
+
+/// Parses one JSON value (surrounding whitespace allowed).
+pub fn parse(text: &str) -> Result<Json, String> {
+    let mut parser = Parser { text, pos: 0 };
+    let value = parser.value(0)?;
+    parser.skip_whitespace();
+    if parser.pos != text.len() {
+        return Err(parser.error("trailing characters"));
+    }
+    Ok(value)
+}
+
+/// A resource read from a JSON object's fields.
+pub trait Read: Sized {
+    fn read(fields: Fields) -> Result<Self, String>;
+
+    /// From a whole value, which must be an object (`what` names it in the message).
+    fn read_value(value: Json, what: &str) -> Result<Self, String> {
+        Fields::of(value, what).and_then(Self::read)
+    }
+}
+
+/// A model's `Deserialize`: the value's text, parsed and read by `read`, whose message becomes
+/// the deserializer's error.
+pub fn deserialize_with<'de, D: Deserializer<'de>, T>(
+    deserializer: D,
+    read: fn(Json) -> Result<T, String>,
+) -> Result<T, D::Error> {
+    let raw = Box::<RawValue>::deserialize(deserializer)?;
+    parse(raw.get()).and_then(read).map_err(D::Error::custom)
+}
+
+/// A JSON array of resources (a list endpoint's page), read as its items are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct List<T>(pub Vec<T>);
+
+impl<'de, T: Read> Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserialize_with(deserializer, |value| match value {
+            Json::Array(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(index, item)| {
+                    T::read_value(item, "the item")
+                        .map_err(|error| format!("in item {index}: {error}"))
+                })
+                .collect::<Result<Vec<T>, String>>()
+                .map(List),
+            other => Err(format!(
+                "invalid type for the body: expected an array, found {}",
+                other.kind()
+            )),
+        })
+    }
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl Parser<'_> {
+    fn error(&self, what: &str) -> String {
+        format!("{what} at byte {}", self.pos)
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// Consumes `byte` (after whitespace) if it comes next.
+    fn eat(&mut self, byte: u8) -> bool {
+        self.skip_whitespace();
+        let found = self.peek() == Some(byte);
+        if found {
+            self.pos += 1;
+        }
+        found
+    }
+
+    fn literal(&mut self, word: &str, value: Json) -> Result<Json, String> {
+        if self
+            .text
+            .get(self.pos..)
+            .is_some_and(|rest| rest.starts_with(word))
+        {
+            self.pos += word.len();
+            Ok(value)
+        } else {
+            Err(self.error("expected a JSON value"))
+        }
+    }
+
+    fn value(&mut self, depth: u32) -> Result<Json, String> {
+        if depth > MAX_DEPTH {
+            return Err(self.error("nested too deeply"));
+        }
+        self.skip_whitespace();
+        match self.peek() {
+            Some(b'n') => self.literal("null", Json::Null),
+            Some(b't') => self.literal("true", Json::Bool(true)),
+            Some(b'f') => self.literal("false", Json::Bool(false)),
+            Some(b'"') => self.string().map(Json::String),
+            Some(b'[') => {
+                self.pos += 1;
+                let mut items = Vec::new();
+                if !self.eat(b']') {
+                    loop {
+                        items.push(self.value(depth + 1)?);
+                        if self.eat(b']') {
+                            break;
+                        }
+                        if !self.eat(b',') {
+                            return Err(self.error("expected `,` or `]`"));
+                        }
+                    }
+                }
+                Ok(Json::Array(items))
+            }
+            Some(b'{') => {
+                self.pos += 1;
+                let mut fields = Vec::new();
+                if !self.eat(b'}') {
+                    loop {
+                        self.skip_whitespace();
+                        if self.peek() != Some(b'"') {
+                            return Err(self.error("expected a field name"));
+                        }
+                        let name = self.string()?;
+                        if !self.eat(b':') {
+                            return Err(self.error("expected `:`"));
+                        }
+                        fields.push((name, self.value(depth + 1)?));
+                        if self.eat(b'}') {
+                            break;
+                        }
+                        if !self.eat(b',') {
+                            return Err(self.error("expected `,` or `}`"));
+                        }
+                    }
+                }
+                Ok(Json::Object(fields))
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let start = self.pos;
+                while let Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') = self.peek() {
+                    self.pos += 1;
+                }
+                let number = self.text.get(start..self.pos).unwrap_or_default();
+                Ok(Json::Number(number.to_string()))
+            }
+            _ => Err(self.error("expected a JSON value")),
+        }
+    }
+
+    /// A string, at its opening quote.
+    fn string(&mut self) -> Result<String, String> {
+        self.pos += 1;
+        let mut out = String::new();
+        loop {
+            let start = self.pos;
+            while let Some(byte) = self.peek() {
+                if byte == b'"' || byte == b'\\' || byte < 0x20 {
+                    break;
+                }
+                self.pos += 1;
+            }
+            // Stops only at ASCII bytes, so the run is whole characters.
+            out.push_str(self.text.get(start..self.pos).unwrap_or_default());
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    let escape = self.peek();
+                    self.pos += 1;
+                    out.push(match escape {
+                        Some(b'"') => '"',
+                        Some(b'\\') => '\\',
+                        Some(b'/') => '/',
+                        Some(b'b') => '\u{8}',
+                        Some(b'f') => '\u{c}',
+                        Some(b'n') => '\n',
+                        Some(b'r') => '\r',
+                        Some(b't') => '\t',
+                        Some(b'u') => self.unicode_escape()?,
+                        _ => return Err(self.error("invalid escape")),
+                    });
+                }
+                _ => return Err(self.error("unterminated string or control character in string")),
+            }
+        }
+    }
+
+    /// After `\u`: four hex digits, a surrogate pair as two escapes.
+    fn unicode_escape(&mut self) -> Result<char, String> {
+        let first = self.hex4()?;
+        let code = if (0xD800..0xDC00).contains(&first) {
+            if !self
+                .text
+                .get(self.pos..)
+                .is_some_and(|rest| rest.starts_with("\\u"))
+            {
+                return Err(self.error("lone surrogate in escape"));
+            }
+            self.pos += 2;
+            let second = self.hex4()?;
+            if !(0xDC00..0xE000).contains(&second) {
+                return Err(self.error("lone surrogate in escape"));
+            }
+            0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+        } else {
+            first
+        };
+        char::from_u32(code).ok_or_else(|| self.error("lone surrogate in escape"))
+    }
+
+    fn hex4(&mut self) -> Result<u32, String> {
+        let mut code = 0;
+        for _ in 0..4 {
+            let digit = self
+                .peek()
+                .and_then(|byte| char::from(byte).to_digit(16))
+                .ok_or_else(|| self.error("invalid unicode escape"))?;
+            code = code * 16 + digit;
+            self.pos += 1;
+        }
+        Ok(code)
+    }
+}
+
+impl Json {
+    /// An object's field (the first of that name), like serde_json's `Value::get`.
+    pub fn get(&self, name: &str) -> Option<&Json> {
+        match self {
+            Json::Object(fields) => fields
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value),
+            _ => None,
+        }
+    }
+
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Json::Number(text) => text.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// For messages: what kind of value this is.
+    fn kind(&self) -> &'static str {
+        match self {
+            Json::Null => "null",
+            Json::Bool(_) => "a boolean",
+            Json::Number(_) => "a number",
+            Json::String(_) => "a string",
+            Json::Array(_) => "an array",
+            Json::Object(_) => "an object",
+        }
+    }
+}
+
+/// "invalid type for `name`: expected …, found …".
+fn invalid_type(name: &str, expected: &str, found: &Json) -> String {
+    format!(
+        "invalid type for `{name}`: expected {expected}, found {}",
+        found.kind()
+    )
+}
+
+/// An object's fields, taken out one by one by the model reading it. Fields it does not read
+/// are ignored.
+pub struct Fields {
+    fields: Vec<(String, Json)>,
+}
+
+impl Fields {
+    /// The fields of `value`, which must be an object (`what` names it in the message).
+    pub fn of(value: Json, what: &str) -> Result<Fields, String> {
+        match value {
+            Json::Object(fields) => Ok(Fields { fields }),
+            other => Err(format!(
+                "invalid type for {what}: expected an object, found {}",
+                other.kind()
+            )),
+        }
+    }
+
+    /// The field's value; `None` when it is absent or null.
+    fn take(&mut self, name: &str) -> Result<Option<Json>, String> {
+        let mut found = None;
+        for (key, value) in &mut self.fields {
+            if key == name {
+                if found.is_some() {
+                    return Err(format!("duplicate field `{name}`"));
+                }
+                found = Some(core::mem::replace(value, Json::Null));
+            }
+        }
+        Ok(found.filter(|value| *value != Json::Null))
+    }
+
+    fn required(&mut self, name: &str) -> Result<Json, String> {
+        self.take(name)?
+            .ok_or_else(|| format!("missing field `{name}`"))
+    }
+
+    pub fn string(&mut self, name: &str) -> Result<String, String> {
+        let value = self.required(name)?;
+        read_string(name, value)
+    }
+
+    pub fn opt_string(&mut self, name: &str) -> Result<Option<String>, String> {
+        self.take(name)?
+            .map(|value| read_string(name, value))
+            .transpose()
+    }
+
+    pub fn u64(&mut self, name: &str) -> Result<u64, String> {
+        let value = self.required(name)?;
+        read_u64(name, value, u64::MAX)
+    }
+
+    pub fn opt_u64(&mut self, name: &str) -> Result<Option<u64>, String> {
+        self.take(name)?
+            .map(|value| read_u64(name, value, u64::MAX))
+            .transpose()
+    }
+
+    pub fn u32(&mut self, name: &str) -> Result<u32, String> {
+        let value = self.required(name)?;
+        // Within u32 by the bound.
+        read_u64(name, value, u64::from(u32::MAX)).map(|value| value as u32)
+    }
+
+    /// An amount: a JSON number, or a string holding one.
+    pub fn money(&mut self, name: &str) -> Result<Money, String> {
+        let text = match self.required(name)? {
+            Json::Number(text) | Json::String(text) => text,
+            other => return Err(invalid_type(name, "a decimal amount", &other)),
+        };
+        Money::parse(&text).map_err(|error| format!("invalid amount for `{name}`: {error}"))
+    }
+
+    /// An object read by `read`, or `None` when absent or null.
+    pub fn opt_object<T: Read>(&mut self, name: &str) -> Result<Option<T>, String> {
+        self.take(name)?
+            .map(|value| T::read_value(value, &format!("`{name}`")))
+            .transpose()
+    }
+
+    /// An array of objects each read by `read`; empty when absent (not when null).
+    pub fn objects<T: Read>(&mut self, name: &str) -> Result<Vec<T>, String> {
+        let present = self.fields.iter().any(|(key, _)| key == name);
+        let items = match self.take(name)? {
+            Some(Json::Array(items)) => items,
+            None if !present => return Ok(Vec::new()),
+            other => {
+                return Err(invalid_type(
+                    name,
+                    "an array",
+                    other.as_ref().unwrap_or(&Json::Null),
+                ));
+            }
+        };
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| {
+                T::read_value(item, &format!("`{name}[{index}]`"))
+                    .map_err(|error| format!("in `{name}[{index}]`: {error}"))
+            })
+            .collect()
+    }
+}
+
+fn read_string(name: &str, value: Json) -> Result<String, String> {
+    match value {
+        Json::String(text) => Ok(text),
+        other => Err(invalid_type(name, "a string", &other)),
+    }
+}
+
+/// A whole number from 0 to `max`.
+fn read_u64(name: &str, value: Json, max: u64) -> Result<u64, String> {
+    let Json::Number(text) = &value else {
+        return Err(invalid_type(name, "a whole number", &value));
+    };
+    text.parse::<u64>()
+        .ok()
+        .filter(|number| *number <= max && !text.starts_with('+'))
+        .ok_or_else(|| {
+            format!(
+                "invalid value for `{name}`: expected a whole number from 0 to {max}, found {text}"
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests;
