@@ -3,11 +3,10 @@
 
 use crate::prelude::*;
 
-use serde::de::DeserializeOwned;
-
 use super::catalog::{self, Endpoint};
 use super::error::{ErrorBody, IngridError, Subject};
 use super::http_date;
+use super::json::FromBody;
 use crate::api::{CallContext, PlannedWrite};
 use crate::transport::{HttpError, HttpRequest, HttpResponse, LogLevel, Transport};
 
@@ -192,7 +191,7 @@ impl<'a> IngridClient<'a> {
     }
 
     /// A read whose JSON body is decoded into `T`.
-    pub fn get<T: DeserializeOwned>(
+    pub fn get<T: FromBody>(
         &self,
         endpoint: Endpoint,
         query: &[(&str, String)],
@@ -211,14 +210,15 @@ fn json_headers(has_body: bool) -> Vec<(String, String)> {
     headers
 }
 
-/// A response's JSON body decoded into `T`; a shape we cannot read says so, with the trace id.
-pub fn decode_body<T: DeserializeOwned>(
+/// A response's JSON body read into `T` with the plugin's JSON tree (money from the digits);
+/// a shape we cannot read says so, with the trace id.
+pub fn decode_body<T: FromBody>(
     response: &HttpResponse,
     subject: Subject,
 ) -> Result<T, IngridError> {
-    serde_json::from_slice(&response.body).map_err(|error| IngridError::UnexpectedBody {
+    T::from_body(&response.body).map_err(|detail| IngridError::UnexpectedBody {
         subject,
-        detail: error.to_string(),
+        detail,
         trace_id: trace_id(response),
     })
 }

@@ -59,27 +59,53 @@ pub fn deserialize_with<'de, D: Deserializer<'de>, T>(
     parse(raw.get()).and_then(read).map_err(D::Error::custom)
 }
 
+/// A body this plugin reads: a resource (an object) or a page of them (an array).
+pub trait FromBody: Sized {
+    fn from_json(value: Json) -> Result<Self, String>;
+
+    /// A response body: UTF-8 JSON, parsed by [`parse`] and read.
+    fn from_body(body: &[u8]) -> Result<Self, String> {
+        let text = core::str::from_utf8(body).map_err(|_| "the body is not UTF-8".to_string())?;
+        parse(text).and_then(Self::from_json)
+    }
+}
+
+impl<T: Read> FromBody for T {
+    fn from_json(value: Json) -> Result<Self, String> {
+        T::read_value(value, "the body")
+    }
+}
+
+impl<T: Read> FromBody for List<T> {
+    fn from_json(value: Json) -> Result<Self, String> {
+        read_list(value)
+    }
+}
+
+fn read_list<T: Read>(value: Json) -> Result<List<T>, String> {
+    match value {
+        Json::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| {
+                T::read_value(item, "the item").map_err(|error| format!("in item {index}: {error}"))
+            })
+            .collect::<Result<Vec<T>, String>>()
+            .map(List),
+        other => Err(format!(
+            "invalid type for the body: expected an array, found {}",
+            other.kind()
+        )),
+    }
+}
+
 /// A JSON array of resources (a list endpoint's page), read as its items are.
 #[derive(Debug, Clone, PartialEq)]
 pub struct List<T>(pub Vec<T>);
 
 impl<'de, T: Read> Deserialize<'de> for List<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserialize_with(deserializer, |value| match value {
-            Json::Array(items) => items
-                .into_iter()
-                .enumerate()
-                .map(|(index, item)| {
-                    T::read_value(item, "the item")
-                        .map_err(|error| format!("in item {index}: {error}"))
-                })
-                .collect::<Result<Vec<T>, String>>()
-                .map(List),
-            other => Err(format!(
-                "invalid type for the body: expected an array, found {}",
-                other.kind()
-            )),
-        })
+        deserialize_with(deserializer, read_list)
     }
 }
 

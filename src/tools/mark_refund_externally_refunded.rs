@@ -11,7 +11,7 @@ use crate::api::{CallContext, CallError, Effect, Proposal, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{self, Endpoint, refund_status, return_status};
 use crate::ingrid::error::{IngridError, Subject};
-use crate::ingrid::json::Json;
+use crate::ingrid::json::{FromBody, Json};
 use crate::ingrid::models::{ExternallyRefunded, RefundTransaction, Return, money};
 
 pub const TOOL: Tool = Tool {
@@ -106,7 +106,7 @@ fn approved_refunded_at(ctx: &CallContext, url: &str) -> Option<String> {
         .writes
         .iter()
         .find(|write| write.url == url)?;
-    let body: ExternallyRefunded = serde_json::from_slice(&approved.body).ok()?;
+    let body = ExternallyRefunded::from_body(&approved.body).ok()?;
     args::timestamp("refundedAt", Some(body.refunded_at))
         .ok()
         .flatten()

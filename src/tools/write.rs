@@ -5,18 +5,17 @@
 
 use crate::prelude::*;
 
-use serde::de::DeserializeOwned;
-
 use super::{failure, rfc3339, text};
 use crate::api::{CallContext, CallError, PlannedWrite, Proposal, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::client::{decode_body, status_error, trace_id};
 use crate::ingrid::error::{IngridError, Subject};
+use crate::ingrid::json::FromBody;
 use crate::transport::HttpError;
 
 /// What a write tool knows about the resource its write changes, to report on a sent write.
 pub trait WriteTarget {
-    type Resource: DeserializeOwned;
+    type Resource: FromBody;
 
     fn subject(&self) -> Subject;
     /// The read tool call that shows the resource, for "check it before trying again".
