@@ -39,6 +39,9 @@ lint: wasm-target
 
 unit: wasm-target
 	$(CARGO) test --locked --workspace
+	@# The plugin's tests again with its dependencies' features as the component has them (a
+	@# workspace build unifies in the host's serde_json features).
+	$(CARGO) test --locked -p ingrid-plugin --lib
 
 ## Format check, lints with -D warnings, and every test (end-to-end ones included).
 test: fmt lint unit

@@ -14,7 +14,7 @@ use crate::tools::TOOLS;
 use crate::transport::{HttpError, HttpResponse};
 
 /// Any JSON value, nested a few levels.
-fn json_value() -> impl Strategy<Value = Value> {
+pub(crate) fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),

@@ -109,6 +109,36 @@ impl<'de, T: Read> Deserialize<'de> for List<T> {
     }
 }
 
+/// RFC 8259's number: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+fn is_json_number(text: &[u8]) -> bool {
+    let digits = |text: &[u8]| text.iter().take_while(|b| b.is_ascii_digit()).count();
+    let mut rest = text.strip_prefix(b"-").unwrap_or(text);
+    let int = digits(rest);
+    if int == 0 || (int > 1 && rest[0] == b'0') {
+        return false;
+    }
+    rest = &rest[int..];
+    if let Some(after) = rest.strip_prefix(b".") {
+        let frac = digits(after);
+        if frac == 0 {
+            return false;
+        }
+        rest = &after[frac..];
+    }
+    if let Some(after) = rest.strip_prefix(b"e").or_else(|| rest.strip_prefix(b"E")) {
+        let after = after
+            .strip_prefix(b"+")
+            .or_else(|| after.strip_prefix(b"-"))
+            .unwrap_or(after);
+        let exp = digits(after);
+        if exp == 0 {
+            return false;
+        }
+        rest = &after[exp..];
+    }
+    rest.is_empty()
+}
+
 struct Parser<'a> {
     text: &'a str,
     pos: usize,
@@ -208,6 +238,10 @@ impl Parser<'_> {
                     self.pos += 1;
                 }
                 let number = self.text.get(start..self.pos).unwrap_or_default();
+                if !is_json_number(number.as_bytes()) {
+                    self.pos = start;
+                    return Err(self.error("not a JSON number"));
+                }
                 Ok(Json::Number(number.to_string()))
             }
             _ => Err(self.error("expected a JSON value")),

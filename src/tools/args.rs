@@ -386,6 +386,13 @@ mod tests {
         approved: bool,
     }
 
+    /// serde_json without `arbitrary_precision` names the number in a type error.
+    fn serde_json_as_in_the_component() -> bool {
+        serde_json::from_value::<String>(serde_json::Value::from(5))
+            .err()
+            .is_some_and(|error| error.to_string().contains("integer `5`"))
+    }
+
     fn by_hand(arguments: Json) -> Result<Derived, CallError> {
         let mut object = Object::new(
             arguments,
@@ -449,7 +456,14 @@ mod tests {
             let derived = Derived::deserialize(map)
                 .map_err(|error| CallError::InvalidArguments(error.to_string()));
             let parsed = crate::ingrid::json::parse(&json).unwrap_or(Json::Null);
-            assert_eq!(by_hand(parsed), derived, "{json}");
+            // serde's own messages are the reference only as the component builds serde_json:
+            // a workspace test build unifies in the host's `arbitrary_precision`, which words
+            // number errors differently (`make test` also runs this crate's tests alone).
+            if serde_json_as_in_the_component() {
+                assert_eq!(by_hand(parsed), derived, "{json}");
+            } else {
+                assert_eq!(by_hand(parsed).is_ok(), derived.is_ok(), "{json}");
+            }
         }
         // Floats are quoted as written; serde_json wrote them back from f64.
         let huge = crate::ingrid::json::parse(r#"{"returnId":18446744073709551616,"items":[]}"#);

@@ -93,3 +93,83 @@ fn malformed_text_is_an_error_never_a_panic() {
     let fine = format!("{}{}", "[".repeat(100), "]".repeat(100));
     assert!(parse(&fine).is_ok());
 }
+
+/// The same tree, numbers compared as values: serde_json (without `float_roundtrip`) may read
+/// a long float one unit in the last place off, so floats agree to 1e-15 relative.
+fn same_tree(ours: &Json, theirs: &Json) -> bool {
+    match (ours, theirs) {
+        (Json::Number(a), Json::Number(b)) => match (a.parse::<f64>(), b.parse::<f64>()) {
+            (Ok(a), Ok(b)) => a == b || ((a - b) / b).abs() < 1e-15,
+            _ => a == b,
+        },
+        (Json::Array(a), Json::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_tree(x, y))
+        }
+        (Json::Object(a), Json::Object(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|((ka, va), (kb, vb))| ka == kb && same_tree(va, vb))
+        }
+        (a, b) => a == b,
+    }
+}
+
+/// A repeated key as serde_json's map keeps it: the last value (this reader keeps every one;
+/// a model refuses the repetition).
+fn last_wins(value: Json) -> Json {
+    match value {
+        Json::Array(items) => Json::Array(items.into_iter().map(last_wins).collect()),
+        Json::Object(fields) => {
+            let mut kept: Vec<(String, Json)> = Vec::new();
+            for (key, value) in fields {
+                let value = last_wins(value);
+                match kept.iter_mut().find(|(seen, _)| *seen == key) {
+                    Some(slot) => slot.1 = value,
+                    None => kept.push((key, value)),
+                }
+            }
+            Json::Object(kept)
+        }
+        other => other,
+    }
+}
+
+proptest::proptest! {
+    /// The reader sees untrusted bodies first: on valid JSON and on every cut or flipped byte
+    /// of it, it accepts exactly what serde_json accepts, reads the same tree, and never panics.
+    #[test]
+    fn the_reader_agrees_with_serde_json_on_valid_and_broken_text(
+        value in crate::fuzz::json_value(),
+        at in 0usize..4096,
+        flip in proptest::arbitrary::any::<u8>(),
+    ) {
+        let valid = value.to_string();
+        let mut variants = vec![valid.clone().into_bytes()];
+        let mut cut = valid.clone().into_bytes();
+        cut.truncate(at % (cut.len() + 1));
+        variants.push(cut);
+        let mut flipped = valid.into_bytes();
+        let index = at % flipped.len().max(1);
+        if let Some(byte) = flipped.get_mut(index) {
+            *byte ^= flip;
+        }
+        variants.push(flipped);
+        for bytes in variants {
+            let Ok(text) = core::str::from_utf8(&bytes) else { continue };
+            let theirs = serde_json::from_str::<serde_json::Value>(text);
+            let ours = parse(text);
+            // A number past f64's range is text to this reader (a model then refuses it).
+            let out_of_range = theirs
+                .as_ref()
+                .is_err_and(|error| error.to_string().contains("number out of range"));
+            if !out_of_range {
+                proptest::prop_assert_eq!(ours.is_ok(), theirs.is_ok(), "{:?}: {:?}", text, ours);
+            }
+            if let (Ok(ours), Ok(theirs)) = (ours, theirs) {
+                let (ours, theirs) = (sorted(last_wins(ours)), sorted(from_serde(theirs)));
+                proptest::prop_assert!(same_tree(&ours, &theirs), "{:?} / {:?}", ours, theirs);
+            }
+        }
+    }
+}
