@@ -183,6 +183,7 @@ impl<'a> SessionBuilder<'a> {
             approvals: ApprovalLedger::default(),
             audit: self.audit,
             simulator,
+            last_keys: Default::default(),
         })
     }
 }
