@@ -5,7 +5,7 @@
 CARGO ?= cargo
 HOST := target/release/dema-host
 
-.PHONY: tools wasm-target plugin build demo test fmt lint unit hostile-rss dist reproducible fuzz soak
+.PHONY: tools wasm-target plugin build demo test fmt lint unit hostile-rss dist reproducible fuzz soak bench
 
 wasm-target: tools
 	@rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2
@@ -67,3 +67,8 @@ fuzz: wasm-target
 ## 10,000 mixed calls in one host process (make test runs 1,500).
 soak: wasm-target
 	DEMA_SOAK_CALLS=10000 DEMA_SOAK_SECS=600 $(CARGO) test --locked -p host-test --test all soak:: -- --nocapture
+
+## The sandbox's cost against native, in one run (BENCHMARKS.md): release build, warm-up,
+## medians, ratios. Not part of `make test`. DEMA_BENCH_QUICK=1 runs fewer rounds.
+bench: wasm-target
+	$(CARGO) bench --locked -p host-test --bench host

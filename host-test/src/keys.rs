@@ -9,6 +9,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use memchr::memmem;
+
 use crate::manifest::CredentialSlot;
 
 /// A secret that never prints.
@@ -220,35 +222,78 @@ impl KeySource for TryKey {
 #[derive(Clone, Default)]
 pub struct CallKeys {
     keys: Vec<(String, Secret)>,
-    /// Every form of every key that is redacted, longest first.
-    forms: Vec<Vec<u8>>,
+    /// Every form of every key that is redacted, longest first, each with its searcher. Built
+    /// when the keys change, shared by the calls that use the same keys.
+    forms: Arc<Vec<Form>>,
+}
+
+#[derive(Clone)]
+struct Form {
+    finder: memmem::Finder<'static>,
+    /// Whether the form is UTF-8, so it can occur in text.
+    text: bool,
+}
+
+impl Form {
+    fn new(bytes: &[u8]) -> Form {
+        Form {
+            finder: memmem::Finder::new(bytes).into_owned(),
+            text: std::str::from_utf8(bytes).is_ok(),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.finder.needle()
+    }
 }
 
 impl CallKeys {
     /// Looks up the key of every slot in `slots`.
     pub fn resolve(slots: &[CredentialSlot], source: &dyn KeySource) -> Result<CallKeys, KeyError> {
-        let keys = slots
-            .iter()
-            .map(|slot| Ok((slot.name.clone(), source.key(slot)?)))
-            .collect::<Result<Vec<_>, KeyError>>()?;
-        let mut forms: Vec<Vec<u8>> = keys
+        Ok(Self::of(lookup(slots, source)?))
+    }
+
+    /// Looks up the key of every slot in `slots` now (C9); when they are the keys of
+    /// `previous`, its redaction forms are reused rather than derived again.
+    pub fn resolve_reusing(
+        slots: &[CredentialSlot],
+        source: &dyn KeySource,
+        previous: &CallKeys,
+    ) -> Result<CallKeys, KeyError> {
+        let keys = lookup(slots, source)?;
+        if keys == previous.keys {
+            return Ok(previous.clone());
+        }
+        Ok(Self::of(keys))
+    }
+
+    fn of(keys: Vec<(String, Secret)>) -> CallKeys {
+        let forms: std::collections::BTreeSet<Vec<u8>> = keys
             .iter()
             .flat_map(|(_, key)| encoded_forms(key.expose().as_bytes()))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
+            .filter(|form| !form.is_empty())
             .collect();
-        forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
-        Ok(CallKeys { keys, forms })
+        let mut forms: Vec<Form> = forms.iter().map(|form| Form::new(form)).collect();
+        forms.sort_by_key(|form| std::cmp::Reverse(form.bytes().len()));
+        CallKeys {
+            keys,
+            forms: Arc::new(forms),
+        }
     }
 
     /// These keys and `other`'s (a key rotated during a call): one redaction pass covers both.
     pub fn with(mut self, other: &CallKeys) -> CallKeys {
-        for form in &other.forms {
-            if !self.forms.contains(form) {
-                self.forms.push(form.clone());
+        if Arc::ptr_eq(&self.forms, &other.forms) {
+            return self;
+        }
+        let mut forms = (*self.forms).clone();
+        for form in other.forms.iter() {
+            if !forms.iter().any(|mine| mine.bytes() == form.bytes()) {
+                forms.push(form.clone());
             }
         }
-        self.forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+        forms.sort_by_key(|form| std::cmp::Reverse(form.bytes().len()));
+        self.forms = Arc::new(forms);
         self
     }
 
@@ -261,24 +306,49 @@ impl CallKeys {
 
     /// Whether any key, in any redacted form, occurs in `bytes`.
     pub fn any_in(&self, bytes: &[u8]) -> bool {
-        self.forms.iter().any(|form| contains_bytes(bytes, form))
+        self.forms
+            .iter()
+            .any(|form| form.finder.find(bytes).is_some())
     }
 
     pub fn redact_text(&self, text: &str) -> String {
         // One search per form; a copy only where a form occurs.
         self.forms.iter().fold(text.to_string(), |text, form| {
-            match std::str::from_utf8(form) {
-                Ok(form) if text.contains(form) => redact_str(&text, form),
-                _ => text,
+            if form.text && form.finder.find(text.as_bytes()).is_some() {
+                // A UTF-8 needle matches on character boundaries: the result is UTF-8.
+                let redacted = replace_all(text.as_bytes(), form);
+                String::from_utf8(redacted).unwrap_or_else(|_| REDACTED.to_string())
+            } else {
+                text
             }
         })
     }
 
+    /// The body itself when no form occurs in it (the usual case): no copy.
     pub fn redact_bytes(&self, bytes: Vec<u8>) -> Vec<u8> {
-        self.forms
-            .iter()
-            .fold(bytes, |bytes, form| redact_bytes(&bytes, form))
+        self.forms.iter().fold(bytes, |bytes, form| {
+            if form.finder.find(&bytes).is_some() {
+                replace_all(&bytes, form)
+            } else {
+                bytes
+            }
+        })
     }
+}
+
+const REDACTED: &str = "[REDACTED]";
+
+/// Every non-overlapping occurrence of `form`, left to right, replaced by the mark.
+fn replace_all(haystack: &[u8], form: &Form) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut last = 0;
+    for at in form.finder.find_iter(haystack) {
+        out.extend_from_slice(&haystack[last..at]);
+        out.extend_from_slice(REDACTED.as_bytes());
+        last = at + form.bytes().len();
+    }
+    out.extend_from_slice(&haystack[last..]);
+    out
 }
 
 impl std::fmt::Debug for CallKeys {
@@ -287,6 +357,16 @@ impl std::fmt::Debug for CallKeys {
             .entries(self.keys.iter().map(|(slot, _)| slot))
             .finish()
     }
+}
+
+fn lookup(
+    slots: &[CredentialSlot],
+    source: &dyn KeySource,
+) -> Result<Vec<(String, Secret)>, KeyError> {
+    slots
+        .iter()
+        .map(|slot| Ok((slot.name.clone(), source.key(slot)?)))
+        .collect()
 }
 
 /// Keys shorter than this are redacted only as they are: encoded forms of a very short key
@@ -348,30 +428,11 @@ pub fn encoded_forms(key: &[u8]) -> Vec<Vec<u8>> {
     forms
 }
 
-fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty()
-        && haystack
-            .windows(needle.len())
-            .any(|window| window == needle)
-}
-
 pub fn redact_bytes(haystack: &[u8], secret: &[u8]) -> Vec<u8> {
-    const MARK: &[u8] = b"[REDACTED]";
-    if secret.is_empty() || haystack.len() < secret.len() {
+    if secret.is_empty() {
         return haystack.to_vec();
     }
-    let mut out = Vec::with_capacity(haystack.len());
-    let mut i = 0;
-    while i < haystack.len() {
-        if haystack[i..].starts_with(secret) {
-            out.extend_from_slice(MARK);
-            i += secret.len();
-        } else {
-            out.push(haystack[i]);
-            i += 1;
-        }
-    }
-    out
+    replace_all(haystack, &Form::new(secret))
 }
 
 pub fn redact_str(text: &str, secret: &str) -> String {

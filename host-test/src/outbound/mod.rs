@@ -56,13 +56,32 @@ impl Default for HttpLimits {
     }
 }
 
+/// Answers requests in this process instead of the network, for benchmarks and tests that
+/// measure the host without sockets (`benches/host.rs`). It replaces only the exchange: every
+/// rule, the gate, the request budget, the size cap and redaction still apply. No face sets
+/// one.
+pub trait Responder: Send + Sync {
+    /// The answer to a request that passed every rule: method, full URL, body.
+    fn answer(&self, method: &str, url: &Url, body: &[u8]) -> Result<Response, HttpError>;
+}
+
 /// What the `http` import of one loaded plugin works with, shared by all its calls: the rules
 /// from its grant, the caps, and one HTTP client (connections reused across calls).
-#[derive(Debug)]
 pub struct OutboundConfig {
     pub rules: RequestRules,
     pub limits: HttpLimits,
     client: client::Client,
+    responder: Option<Arc<dyn Responder>>,
+}
+
+impl std::fmt::Debug for OutboundConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboundConfig")
+            .field("rules", &self.rules)
+            .field("limits", &self.limits)
+            .field("in_process", &self.responder.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl OutboundConfig {
@@ -99,7 +118,14 @@ impl OutboundConfig {
             rules,
             limits,
             client,
+            responder: None,
         }
+    }
+
+    /// Answers every request with `responder` instead of the network (see [`Responder`]).
+    pub fn with_responder(mut self, responder: Arc<dyn Responder>) -> Self {
+        self.responder = Some(responder);
+        self
     }
 }
 
@@ -234,8 +260,11 @@ impl Outbound {
         self.requests_sent += 1;
         let limit = self.config.limits.max_response_body_bytes;
         let started = Instant::now();
-        // Dropping this future (the call's deadline) drops the connection with it.
-        let outcome = self.config.client.exchange(prepared, limit).await;
+        let outcome = match &self.config.responder {
+            Some(responder) => answer_in_process(responder.as_ref(), &prepared, limit),
+            // Dropping this future (the call's deadline) drops the connection with it.
+            None => self.config.client.exchange(prepared, limit).await,
+        };
         let outcome = outcome.map(|response| self.redact(response));
         record.status = outcome.as_ref().ok().map(|r| r.status);
         record.response_bytes = outcome.as_ref().map(|r| r.body.len()).unwrap_or(0);
@@ -310,6 +339,21 @@ impl Outbound {
         }
         response
     }
+}
+
+/// The in-process exchange, under the same response cap as the network's.
+fn answer_in_process(
+    responder: &dyn Responder,
+    prepared: &Prepared,
+    limit: u64,
+) -> Result<Response, HttpError> {
+    let response = responder.answer(prepared.method, &prepared.url, &prepared.body)?;
+    if response.body.len() as u64 > limit {
+        return Err(HttpError::TooLarge(format!(
+            "the response is larger than {limit} bytes"
+        )));
+    }
+    Ok(response)
 }
 
 /// A request that passed every rule, ready for the client.

@@ -36,6 +36,10 @@ pub struct CallReport {
     pub writes_unsent: usize,
     /// The verdict on a result's structured output, checked within the call's deadline.
     pub output_check: OutputCheck,
+    /// Time spent in the host's side of the `http` import (policy, exchange, redaction).
+    pub import_time: Duration,
+    /// The guest's peak linear memory (memories only grow, so the sum of their growth).
+    pub memory_peak_bytes: usize,
 }
 
 /// A loaded, checked plugin.
@@ -239,6 +243,14 @@ impl Plugin {
         .await
     }
 
+    /// A fresh store and instance with nothing run in it: what every call pays before the guest
+    /// starts (the benchmark's breakdown).
+    pub async fn instantiate_only(&self) -> Outcome<()> {
+        self.run(CallKeys::default(), WriteGate::Offline, async |_, _| Ok(()))
+            .await
+            .0
+    }
+
     /// Runs `f` against a fresh instance in a fresh store, within the deadline and budgets.
     async fn run<R>(
         &self,
@@ -261,6 +273,7 @@ impl Plugin {
             logs: Vec::new(),
             requests: Vec::new(),
             observer: None,
+            import_time: Duration::ZERO,
         };
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|state| &mut state.memory);
@@ -295,6 +308,8 @@ impl Plugin {
             writes_sent: state.outbound.gate().sent(),
             writes_unsent: state.outbound.gate().unsent(),
             output_check: OutputCheck::NotChecked,
+            import_time: state.import_time,
+            memory_peak_bytes: state.memory.used,
         };
         let outcome = match outcome {
             Err(_elapsed) => Err(CallFailure::DeadlineExceeded(limits.deadline)),

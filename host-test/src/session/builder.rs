@@ -8,7 +8,7 @@ use crate::cache::CompileCache;
 use crate::dev::simulator;
 use crate::keys::{CallKeys, KeyError, KeySource, OperatorKeys, Secret, TryKey};
 use crate::manifest::Manifest;
-use crate::outbound::OutboundConfig;
+use crate::outbound::{OutboundConfig, Responder};
 use crate::policy::audit::AuditLog;
 use crate::policy::egress::StubLookup;
 use crate::policy::gate::ApprovalLedger;
@@ -55,6 +55,7 @@ pub struct SessionBuilder<'a> {
     installed: Option<InstallRecord>,
     stub_lookup: Option<StubLookup>,
     trying: Option<(String, Secret)>,
+    responder: Option<Arc<dyn Responder>>,
 }
 
 impl<'a> SessionBuilder<'a> {
@@ -69,6 +70,7 @@ impl<'a> SessionBuilder<'a> {
             installed: None,
             stub_lookup: None,
             trying: None,
+            responder: None,
         }
     }
 
@@ -121,6 +123,13 @@ impl<'a> SessionBuilder<'a> {
         self
     }
 
+    /// Answers the plugin's requests in this process instead of sending them (benchmarks; see
+    /// [`Responder`]). Every policy check still runs.
+    pub fn responder(mut self, responder: Arc<dyn Responder>) -> Self {
+        self.responder = Some(responder);
+        self
+    }
+
     pub async fn start(self) -> Result<Session, SessionError> {
         let runtime = match self.runtime {
             Some(runtime) => runtime,
@@ -159,7 +168,11 @@ impl<'a> SessionBuilder<'a> {
         CallKeys::resolve(&grant.slots, keys.as_ref())?;
         let limits = runtime.limits().http.clone();
         let rules = RequestRules::of(&grant, limits.max_request_body_bytes);
-        let outbound = Arc::new(OutboundConfig::new(rules, limits, self.stub_lookup));
+        let mut outbound = OutboundConfig::new(rules, limits, self.stub_lookup);
+        if let Some(responder) = self.responder {
+            outbound = outbound.with_responder(responder);
+        }
+        let outbound = Arc::new(outbound);
         let plugin = runtime
             .load(self.wasm, manifest, self.cache, outbound)
             .await?;
@@ -170,6 +183,7 @@ impl<'a> SessionBuilder<'a> {
             approvals: ApprovalLedger::default(),
             audit: self.audit,
             simulator,
+            last_keys: Default::default(),
         })
     }
 }

@@ -51,6 +51,9 @@ pub struct Session {
     approvals: ApprovalLedger,
     audit: Option<AuditLog>,
     simulator: Option<SimulatorHandle>,
+    /// The keys of the last lookup: their redaction forms are reused while the keys stay the
+    /// same (they are still looked up for every call, C9).
+    last_keys: std::sync::Mutex<CallKeys>,
 }
 
 impl Session {
@@ -77,7 +80,10 @@ impl Session {
 
     /// This call's keys, looked up now, so a rotated key is used by the next call (C9).
     fn call_keys(&self) -> Result<CallKeys, CallFailure> {
-        Ok(CallKeys::resolve(&self.grant.slots, self.keys.as_ref())?)
+        let mut last = self.last_keys.lock().unwrap_or_else(|p| p.into_inner());
+        let keys = CallKeys::resolve_reusing(&self.grant.slots, self.keys.as_ref(), &last)?;
+        last.clone_from(&keys);
+        Ok(keys)
     }
 
     fn context(&self) -> types::CallContext {

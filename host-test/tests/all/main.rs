@@ -10,6 +10,7 @@ mod cli;
 mod confirmation;
 mod end_to_end;
 mod faults;
+mod fuel_budget;
 mod mcp;
 mod packaging;
 mod plugins;

@@ -143,6 +143,26 @@ fn seed_is_deterministic_and_has_the_promised_spread() {
     assert!(in_flight >= 2);
 }
 
+#[test]
+fn the_bulk_seed_extends_the_standard_one_deterministically() {
+    let bulk = seed::bulk_seed(10_000);
+    assert_eq!(bulk, seed::bulk_seed(10_000));
+    assert_eq!(bulk.returns.len(), 10_000);
+    let ids: Vec<u64> = bulk.returns.keys().copied().collect();
+    assert_eq!((ids[0], ids[9_999]), (50_001, 60_000));
+    let items: BTreeSet<u64> = bulk
+        .returns
+        .values()
+        .flat_map(|r| r.items.iter().map(|item| item.id))
+        .collect();
+    let item_count: usize = bulk.returns.values().map(|r| r.items.len()).sum();
+    assert_eq!(items.len(), item_count, "item ids are unique");
+    let standard = seed::seed();
+    assert_eq!(bulk.orders, standard.orders);
+    assert_eq!(bulk.refunds, standard.refunds);
+    assert_eq!(seed::bulk_seed(10), standard);
+}
+
 /// Pins the facts the module doc promises, so a seed change has to update the doc too.
 #[test]
 fn seed_matches_documented_facts() {
