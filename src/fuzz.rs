@@ -62,9 +62,18 @@ fn tool_names() -> impl Strategy<Value = &'static str> {
     prop::sample::select(TOOLS.iter().map(|tool| tool.name).collect::<Vec<_>>())
 }
 
+/// Order 10075 with one line item (amounts as the money property replaces them).
+const ORDER: &str = r#"{"id":10075,"orderNumber":"DM-200075","createdAt":"2026-05-30T08:00:00Z",
+    "currencyCode":"SEK","customer":{"email":"eva@example.com","firstName":"Eva","lastName":"E"},
+    "lineItems":[{"id":30210,"productId":1,"variantId":2,"sku":"TS-BLK-M","title":"T-shirt black M",
+                  "quantity":2,"unitPrice":249.50}],
+    "totalAmount":1048.00}"#;
+
 /// A valid answer for each read path, to mutate.
 fn valid_answers() -> Vec<(&'static str, String, String)> {
     vec![
+        ("get_order", r#"{"orderId":10075}"#.into(), ORDER.to_string()),
+        ("list_orders", r#"{"limit":2}"#.into(), format!("[{ORDER}]")),
         (
             "get_return",
             r#"{"returnId":50075}"#.into(),
@@ -125,7 +134,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_from_ingrid_give_a_clear_message(
-        which in 0usize..4,
+        which in 0usize..6,
         status in prop_oneof![Just(200u16), Just(404), Just(409), Just(422), Just(429), Just(500), any::<u16>()],
         body in prop::collection::vec(any::<u8>(), 0..512),
         header in prop::option::of("[ -~]{0,40}"),
@@ -145,7 +154,7 @@ proptest! {
 
     #[test]
     fn mutated_answers_never_panic_and_money_is_never_rounded(
-        which in 0usize..4,
+        which in 0usize..6,
         amount in decimal_literal(),
         cut in 0usize..2000,
         flip in any::<u8>(),
@@ -204,7 +213,10 @@ fn collect_money(value: &Value, out: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             for (key, inner) in map {
-                if matches!(key.as_str(), "amount" | "unitRefundAmount")
+                if matches!(
+                    key.as_str(),
+                    "amount" | "unitRefundAmount" | "unitPrice" | "totalAmount"
+                )
                     && let Some(text) = inner.as_str()
                 {
                     out.push(text.to_string());
@@ -223,8 +235,8 @@ fn collect_money(value: &Value, out: &mut Vec<String>) {
 #[test]
 fn long_amounts_and_their_totals_stay_exact() {
     for (which, amount) in [
-        (0, "100000000000000000.000000000001"),
-        (2, "300000000000000000.00000000001"),
+        (2, "100000000000000000.000000000001"),
+        (4, "300000000000000000.00000000001"),
     ] {
         let (tool, arguments, valid) = valid_answers().swap_remove(which);
         let body = valid.replace("249.50", amount).replace("899.00", amount);
