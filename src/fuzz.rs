@@ -72,7 +72,11 @@ const ORDER: &str = r#"{"id":10075,"orderNumber":"DM-200075","createdAt":"2026-0
 /// A valid answer for each read path, to mutate.
 fn valid_answers() -> Vec<(&'static str, String, String)> {
     vec![
-        ("get_order", r#"{"orderId":10075}"#.into(), ORDER.to_string()),
+        (
+            "get_order",
+            r#"{"orderId":10075}"#.into(),
+            ORDER.to_string(),
+        ),
         ("list_orders", r#"{"limit":2}"#.into(), format!("[{ORDER}]")),
         (
             "get_return",
@@ -216,8 +220,7 @@ fn collect_money(value: &Value, out: &mut Vec<String>) {
                 if matches!(
                     key.as_str(),
                     "amount" | "unitRefundAmount" | "unitPrice" | "totalAmount"
-                )
-                    && let Some(text) = inner.as_str()
+                ) && let Some(text) = inner.as_str()
                 {
                     out.push(text.to_string());
                 }
