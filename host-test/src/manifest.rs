@@ -8,6 +8,9 @@ use crate::policy::world::{self, WorldError};
 
 /// The custom section's name, as the WIT documents it.
 pub const SECTION_NAME: &str = "dema:integration/manifest";
+/// A manifest larger than this is refused before it is parsed or shown (the Ingrid plugin's is
+/// about 1.6 KB).
+pub const MAX_MANIFEST_BYTES: usize = 64 << 10;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -84,6 +87,8 @@ pub enum ManifestError {
     NotWasm(String),
     #[error("the plugin carries no `{SECTION_NAME}` manifest section")]
     Missing,
+    #[error("the plugin's manifest is larger than {MAX_MANIFEST_BYTES} bytes")]
+    TooLarge,
     #[error("the plugin carries {0} `{SECTION_NAME}` sections; exactly one is allowed")]
     Duplicate(usize),
     #[error("the plugin's manifest is not valid: {0}")]
@@ -113,11 +118,12 @@ impl Manifest {
                 "it does not start with the wasm magic bytes".into(),
             ));
         }
+        // Borrowed, not copied: a hostile component may carry many or large ones.
         let mut sections = Vec::new();
         for payload in Parser::new(0).parse_all(bytes) {
             match payload {
                 Ok(Payload::CustomSection(section)) if section.name() == SECTION_NAME => {
-                    sections.push(section.data().to_vec())
+                    sections.push(section.data())
                 }
                 Ok(_) => {}
                 Err(error) => {
@@ -126,10 +132,11 @@ impl Manifest {
                 }
             }
         }
-        match sections.len() {
-            0 => Err(ManifestError::Missing),
-            1 => Ok(sections.swap_remove(0)),
-            more => Err(ManifestError::Duplicate(more)),
+        match sections.as_slice() {
+            [] => Err(ManifestError::Missing),
+            [data] if data.len() > MAX_MANIFEST_BYTES => Err(ManifestError::TooLarge),
+            [data] => Ok(data.to_vec()),
+            more => Err(ManifestError::Duplicate(more.len())),
         }
     }
 
@@ -215,6 +222,53 @@ mod tests {
             "credentialSlots": [], "egress": [], "settings": [], "tools": tools})
         .to_string()
         .into_bytes()
+    }
+
+    /// A core module holding one custom section per entry of `manifests`.
+    fn module_with(manifests: &[Vec<u8>]) -> Vec<u8> {
+        let leb = |mut n: usize, out: &mut Vec<u8>| loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                break;
+            }
+            out.push(byte | 0x80);
+        };
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        for data in manifests {
+            let mut body = Vec::new();
+            leb(SECTION_NAME.len(), &mut body);
+            body.extend_from_slice(SECTION_NAME.as_bytes());
+            body.extend_from_slice(data);
+            wasm.push(0);
+            leb(body.len(), &mut wasm);
+            wasm.extend_from_slice(&body);
+        }
+        wasm
+    }
+
+    #[test]
+    fn one_bounded_manifest_section_is_read() {
+        let small = manifest(&[("list_returns", "read")]);
+        assert_eq!(
+            Manifest::section(&module_with(&[small.clone()])),
+            Ok(small.clone())
+        );
+        let mut large = small.clone();
+        large.resize(MAX_MANIFEST_BYTES + 1, b' ');
+        assert_eq!(
+            Manifest::section(&module_with(&[large])),
+            Err(ManifestError::TooLarge)
+        );
+        assert_eq!(
+            Manifest::section(&module_with(&[small.clone(), small])),
+            Err(ManifestError::Duplicate(2))
+        );
+        assert_eq!(
+            Manifest::section(&module_with(&[])),
+            Err(ManifestError::Missing)
+        );
     }
 
     #[test]

@@ -19,6 +19,15 @@ pub struct InspectArgs {
     pub wasm: PathBuf,
 }
 
+/// Imports and exports listed by name; a component with more is not one this host runs.
+const MAX_LISTED: usize = 100;
+
+fn more(count: usize) {
+    if count > MAX_LISTED {
+        println!("  … and {} more", count - MAX_LISTED);
+    }
+}
+
 pub fn run(args: &InspectArgs) -> Result<ExitCode, CliError> {
     let wasm = std::fs::read(&args.wasm).map_err(|source| CliError::ReadPlugin {
         path: args.wasm.display().to_string(),
@@ -42,7 +51,7 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode, CliError> {
     };
     println!("world    {runs}");
     println!("imports");
-    for item in &facts.world.imports {
+    for item in facts.world.imports.iter().take(MAX_LISTED) {
         let mark = if import_allowed(item) {
             ""
         } else {
@@ -50,10 +59,12 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode, CliError> {
         };
         println!("  {:<44} {}{mark}", safe(&item.name), item.kind);
     }
+    more(facts.world.imports.len());
     println!("exports");
-    for item in &facts.world.exports {
+    for item in facts.world.exports.iter().take(MAX_LISTED) {
         println!("  {:<44} {}", safe(&item.name), item.kind);
     }
+    more(facts.world.exports.len());
     println!("tools");
     for tool in &manifest.tools {
         let mut flags = vec![match tool.effect {

@@ -130,7 +130,12 @@ impl std::fmt::Display for Verified {
         write!(
             f,
             "verified {} {}: sha256 {}, {} bytes, {WORLD_PACKAGE}@{}, signed by {}",
-            self.id, self.version, self.sha256, self.size, self.world_version, self.signer
+            clip(&self.id),
+            clip(&self.version),
+            self.sha256,
+            self.size,
+            clip(&self.world_version),
+            self.signer
         )?;
         if self.development {
             f.write_str(" (a development build, signed by a throwaway key)")?;

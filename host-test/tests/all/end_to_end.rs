@@ -15,14 +15,7 @@ use serde_json::Value;
 use crate::support::shared;
 
 async fn session() -> Session {
-    let (runtime, cache) = shared();
-    Session::builder(EMBEDDED_PLUGIN)
-        .runtime(runtime)
-        .target(Target::EmbeddedSimulator)
-        .cache(Some(cache))
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("session: {e}"))
+    crate::support::ingrid_session(shared().0).await
 }
 
 async fn call_ok(session: &Session, tool: &str, arguments: &str) -> Value {

@@ -9,11 +9,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use host_test::EMBEDDED_PLUGIN;
 use host_test::dev::simulator::{CallMatch, Fault, FaultKind, RetryAfter, Route};
 use host_test::policy::confirm::PersonApprovedInAdvance;
 use host_test::runtime::{Limits, Runtime};
-use host_test::session::{Session, Target, ToolCall};
+use host_test::session::{Session, ToolCall};
 use serde_json::Value;
 
 use crate::support::shared;
@@ -57,14 +56,7 @@ fn runtime(deadline: Duration) -> Arc<Runtime> {
 }
 
 async fn session(runtime: Arc<Runtime>) -> Session {
-    let (_, cache) = shared();
-    Session::builder(EMBEDDED_PLUGIN)
-        .runtime(runtime)
-        .target(Target::EmbeddedSimulator)
-        .cache(Some(cache))
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("session: {e}"))
+    crate::support::ingrid_session(runtime).await
 }
 
 /// The agent's view of a call: whether it is an error, and its one message.

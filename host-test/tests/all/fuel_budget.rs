@@ -14,9 +14,8 @@
 //! and replace the lines of [`RECORDED`] with the ones it prints (one line per call). A figure
 //! that fell below half its record is reported, so a speed-up can be locked in.
 
-use host_test::EMBEDDED_PLUGIN;
 use host_test::policy::confirm::NoHuman;
-use host_test::session::{Session, Target, ToolCall};
+use host_test::session::{Session, ToolCall};
 use serde_json::Value;
 
 use crate::support::shared;
@@ -50,14 +49,7 @@ async fn fuel_of(session: &Session, tool: &str, arguments: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixed_calls_stay_within_their_recorded_fuel() {
-    let (runtime, cache) = shared();
-    let session = Session::builder(EMBEDDED_PLUGIN)
-        .runtime(runtime)
-        .target(Target::EmbeddedSimulator)
-        .cache(Some(cache))
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("session: {e}"));
+    let session = crate::support::ingrid_session(shared().0).await;
     let mut measured = Vec::new();
     let fuel = fuel_of(
         &session,

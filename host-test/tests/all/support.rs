@@ -138,6 +138,18 @@ pub fn shared() -> (Arc<Runtime>, &'static CompileCache) {
     (runtime, cache)
 }
 
+/// The embedded plugin on a fresh embedded simulator, compiled once per test binary.
+pub async fn ingrid_session(runtime: Arc<Runtime>) -> host_test::session::Session {
+    let (_, cache) = shared();
+    host_test::session::Session::builder(EMBEDDED_PLUGIN)
+        .runtime(runtime)
+        .target(host_test::session::Target::EmbeddedSimulator)
+        .cache(Some(cache))
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("session: {e}"))
+}
+
 /// A loopback server that reflects the request's headers, the injected key included, in its
 /// body and in a response header. Records the values of `key_header` it received.
 pub async fn start_echo_server(key_header: &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
