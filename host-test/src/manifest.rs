@@ -252,7 +252,7 @@ mod tests {
     fn one_bounded_manifest_section_is_read() {
         let small = manifest(&[("list_returns", "read")]);
         assert_eq!(
-            Manifest::section(&module_with(&[small.clone()])),
+            Manifest::section(&module_with(std::slice::from_ref(&small))),
             Ok(small.clone())
         );
         let mut large = small.clone();
