@@ -139,6 +139,7 @@ pub fn failure(tool: &str, failure: &CallFailure) -> Result<CallToolResult, Erro
     let line = one_line(&failure.to_string());
     match failure {
         CallFailure::DeadlineExceeded(_)
+        | CallFailure::Busy(_)
         | CallFailure::OutOfFuel(_)
         | CallFailure::MemoryLimit(_)
         | CallFailure::OutputTooLarge(_)

@@ -151,18 +151,18 @@ impl wasmtime::ResourceLimiter for MemoryCap {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
+        Ok(desired <= super::MAX_TABLE_ELEMENTS)
     }
 
     fn instances(&self) -> usize {
-        16
+        super::MAX_CORE_INSTANCES_PER_CALL as usize
     }
 
     fn tables(&self) -> usize {
-        16
+        super::MAX_TABLES_PER_CALL as usize
     }
 
     fn memories(&self) -> usize {
-        8
+        super::MAX_MEMORIES_PER_CALL as usize
     }
 }

@@ -49,6 +49,10 @@ pub struct Limits {
     pub max_schema_bytes: usize,
     /// Caps of the `http` import (requests per call, body sizes, per-request timeout).
     pub http: HttpLimits,
+    /// Plugin calls running at once in this process; more wait (within their deadline) for a
+    /// place. With `memory_bytes` this bounds the guests' memory: 8 x 64 MiB by default. The
+    /// instance pool is sized to it.
+    pub max_concurrent_calls: u32,
 }
 
 impl Default for Limits {
@@ -62,6 +66,7 @@ impl Default for Limits {
             http: HttpLimits::default(),
             max_tools: 128,
             max_schema_bytes: 64 << 10,
+            max_concurrent_calls: 8,
         }
     }
 }
@@ -77,6 +82,12 @@ pub type Outcome<T> = Result<T, CallFailure>;
 pub enum CallFailure {
     #[error("the plugin did not finish within its {0:?} deadline")]
     DeadlineExceeded(Duration),
+    /// Every place for a running call stayed taken until the call's deadline.
+    #[error(
+        "the host was already running its limit of {0} plugin calls until this call's \
+         deadline; nothing was run: try again"
+    )]
+    Busy(u32),
     #[error("the plugin used up its compute budget ({0} fuel)")]
     OutOfFuel(u64),
     #[error("the plugin exceeded its memory limit of {0} MiB")]
@@ -122,6 +133,34 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<CallState>,
     limits: Limits,
+    /// One permit per running call; the instance pool holds exactly that many instances.
+    running: tokio::sync::Semaphore,
+}
+
+/// What one running call's component may hold, as the store's limiter also counts it
+/// (`call_state::MemoryCap`): the pool reserves this much per call.
+const MAX_CORE_INSTANCES_PER_CALL: u32 = 16;
+const MAX_MEMORIES_PER_CALL: u32 = 8;
+const MAX_TABLES_PER_CALL: u32 = 16;
+/// Largest table the limiter lets a guest grow to.
+pub(crate) const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+/// The pooling allocator: instances, memories, tables and fiber stacks are reserved once for
+/// `calls` running calls and reused, so a call's instantiation maps nothing (the on-demand
+/// allocator mapped and unmapped each call's memory and stack). Slots return decommitted.
+fn pooling(calls: u32, limits: &Limits) -> wasmtime::PoolingAllocationConfig {
+    let mut pool = wasmtime::PoolingAllocationConfig::new();
+    pool.total_component_instances(calls)
+        .total_core_instances(calls.saturating_mul(MAX_CORE_INSTANCES_PER_CALL))
+        .total_memories(calls.saturating_mul(MAX_MEMORIES_PER_CALL))
+        .total_tables(calls.saturating_mul(MAX_TABLES_PER_CALL))
+        .total_stacks(calls)
+        .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_CALL)
+        .max_memories_per_component(MAX_MEMORIES_PER_CALL)
+        .max_tables_per_component(MAX_TABLES_PER_CALL)
+        .max_memory_size(limits.memory_bytes)
+        .table_elements(MAX_TABLE_ELEMENTS);
+    pool
 }
 
 impl Runtime {
@@ -131,6 +170,10 @@ impl Runtime {
         config.epoch_interruption(true);
         config.consume_fuel(true);
         config.max_wasm_stack(512 << 10);
+        let calls = limits.max_concurrent_calls.max(1);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling(
+            calls, &limits,
+        )));
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut linker = Linker::new(&engine);
         wasi::link(&mut linker).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -153,11 +196,20 @@ impl Runtime {
             engine,
             linker,
             limits,
+            running: tokio::sync::Semaphore::new(calls as usize),
         }))
     }
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Takes every place for a running call, as that many long calls would, until the guard
+    /// is dropped: how the tests reach the limit without racing real calls.
+    #[doc(hidden)]
+    pub async fn occupy_every_call_place(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        let places = self.limits.max_concurrent_calls.max(1);
+        self.running.acquire_many(places).await.ok()
     }
 
     pub fn limits(&self) -> &Limits {

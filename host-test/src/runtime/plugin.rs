@@ -261,6 +261,20 @@ impl Plugin {
         let limits = &self.runtime.limits;
         let started = Instant::now();
         let deadline = started + limits.deadline;
+        // A place among the running calls (and so a slot in the instance pool), waited for
+        // within the call's own deadline.
+        let Ok(Ok(_running)) =
+            tokio::time::timeout(limits.deadline, self.runtime.running.acquire()).await
+        else {
+            let report = CallReport {
+                duration: started.elapsed(),
+                ..CallReport::default()
+            };
+            return (
+                Err(CallFailure::Busy(limits.max_concurrent_calls.max(1))),
+                report,
+            );
+        };
         let state = CallState {
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
@@ -293,7 +307,7 @@ impl Plugin {
             }
         });
         let pre = &self.pre;
-        let outcome = tokio::time::timeout(limits.deadline, async {
+        let outcome = tokio::time::timeout_at(deadline.into(), async {
             let instance = pre.instantiate_async(&mut store).await?;
             f(&instance, &mut store).await
         })

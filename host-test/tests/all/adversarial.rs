@@ -122,6 +122,56 @@ async fn an_infinite_loop_is_stopped_by_the_deadline_or_fuel_and_the_next_call_w
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_past_the_concurrency_limit_wait_within_their_deadline_then_are_refused_unrun() {
+    const DEADLINE: Duration = Duration::from_millis(600);
+    let runtime = Runtime::new(Limits {
+        deadline: DEADLINE,
+        max_concurrent_calls: 2,
+        ..Limits::default()
+    })
+    .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let session = rogue(runtime.clone()).await;
+    // Two calls at once both run (the pool holds two instances): each spins to its deadline.
+    let (first, second) = tokio::join!(
+        call(&session, "spin", &NoHuman),
+        call(&session, "spin", &NoHuman)
+    );
+    for outcome in [first, second] {
+        assert!(
+            matches!(
+                outcome,
+                Err(CallFailure::DeadlineExceeded(_) | CallFailure::OutOfFuel(_))
+            ),
+            "{outcome:?}"
+        );
+    }
+    // With every place taken, a call waits out its deadline and runs nothing.
+    let before = received(&session).len();
+    let held = runtime.occupy_every_call_place().await;
+    assert!(held.is_some());
+    let started = Instant::now();
+    let outcome = call(&session, "ping", &NoHuman).await;
+    let waited = started.elapsed();
+    match &outcome {
+        Err(failure @ CallFailure::Busy(2)) => {
+            assert!(failure.to_string().contains("nothing was run"), "{failure}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        waited >= DEADLINE && waited < DEADLINE + Duration::from_millis(400),
+        "{waited:?}"
+    );
+    assert_eq!(
+        received(&session).len(),
+        before,
+        "nothing reached the service"
+    );
+    drop(held);
+    assert_next_call_works(&session).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_blocked_in_a_host_call_is_stopped_at_the_deadline_and_the_next_call_works() {
     let session = rogue(short_runtime()).await;
     let started = Instant::now();
