@@ -8,29 +8,36 @@
 
 use crate::prelude::*;
 
+use alloc::borrow::Cow;
 use serde::Deserializer;
 use serde::de::{Deserialize, Error as _};
 use serde_json::value::RawValue;
 
 use crate::money::Money;
 
-/// A JSON value; numbers as written.
+/// A JSON value; numbers as written. Text is borrowed from the parsed text where it can be (a
+/// number, a string or a field name without escapes), so reading a body copies little.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Json {
+pub enum Json<'a> {
     Null,
     Bool(bool),
-    Number(String),
-    String(String),
-    Array(Vec<Json>),
-    Object(Vec<(String, Json)>),
+    Number(Cow<'a, str>),
+    String(Cow<'a, str>),
+    Array(Vec<Json<'a>>),
+    Object(Vec<(Cow<'a, str>, Json<'a>)>),
 }
 
 /// Nesting deeper than this is refused (serde_json's own limit is 128).
 const MAX_DEPTH: u32 = 128;
 
 /// Parses one JSON value (surrounding whitespace allowed).
-pub fn parse(text: &str) -> Result<Json, String> {
-    let mut parser = Parser { text, pos: 0 };
+pub fn parse(text: &str) -> Result<Json<'_>, String> {
+    let mut parser = Parser {
+        text,
+        pos: 0,
+        items: Vec::new(),
+        members: Vec::new(),
+    };
     let value = parser.value(0)?;
     parser.skip_whitespace();
     if parser.pos != text.len() {
@@ -142,9 +149,14 @@ fn is_json_number(text: &[u8]) -> bool {
 struct Parser<'a> {
     text: &'a str,
     pos: usize,
+    /// The items of the arrays being read, innermost last: each array is then allocated once,
+    /// at its size.
+    items: Vec<Json<'a>>,
+    /// The fields of the objects being read, likewise.
+    members: Vec<(Cow<'a, str>, Json<'a>)>,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn error(&self, what: &str) -> String {
         format!("{what} at byte {}", self.pos)
     }
@@ -169,7 +181,7 @@ impl Parser<'_> {
         found
     }
 
-    fn literal(&mut self, word: &str, value: Json) -> Result<Json, String> {
+    fn literal(&mut self, word: &str, value: Json<'a>) -> Result<Json<'a>, String> {
         if self
             .text
             .get(self.pos..)
@@ -182,7 +194,7 @@ impl Parser<'_> {
         }
     }
 
-    fn value(&mut self, depth: u32) -> Result<Json, String> {
+    fn value(&mut self, depth: u32) -> Result<Json<'a>, String> {
         if depth > MAX_DEPTH {
             return Err(self.error("nested too deeply"));
         }
@@ -194,10 +206,11 @@ impl Parser<'_> {
             Some(b'"') => self.string().map(Json::String),
             Some(b'[') => {
                 self.pos += 1;
-                let mut items = Vec::new();
+                let base = self.items.len();
                 if !self.eat(b']') {
                     loop {
-                        items.push(self.value(depth + 1)?);
+                        let item = self.value(depth + 1)?;
+                        self.items.push(item);
                         if self.eat(b']') {
                             break;
                         }
@@ -206,11 +219,11 @@ impl Parser<'_> {
                         }
                     }
                 }
-                Ok(Json::Array(items))
+                Ok(Json::Array(self.items.drain(base..).collect()))
             }
             Some(b'{') => {
                 self.pos += 1;
-                let mut fields = Vec::new();
+                let base = self.members.len();
                 if !self.eat(b'}') {
                     loop {
                         self.skip_whitespace();
@@ -221,7 +234,8 @@ impl Parser<'_> {
                         if !self.eat(b':') {
                             return Err(self.error("expected `:`"));
                         }
-                        fields.push((name, self.value(depth + 1)?));
+                        let value = self.value(depth + 1)?;
+                        self.members.push((name, value));
                         if self.eat(b'}') {
                             break;
                         }
@@ -230,7 +244,7 @@ impl Parser<'_> {
                         }
                     }
                 }
-                Ok(Json::Object(fields))
+                Ok(Json::Object(self.members.drain(base..).collect()))
             }
             Some(b'-' | b'0'..=b'9') => {
                 let start = self.pos;
@@ -242,30 +256,39 @@ impl Parser<'_> {
                     self.pos = start;
                     return Err(self.error("not a JSON number"));
                 }
-                Ok(Json::Number(number.to_string()))
+                Ok(Json::Number(Cow::Borrowed(number)))
             }
             _ => Err(self.error("expected a JSON value")),
         }
     }
 
-    /// A string, at its opening quote.
-    fn string(&mut self) -> Result<String, String> {
+    /// The characters from here up to the next quote, backslash or control character.
+    fn run(&mut self) -> &'a str {
+        let start = self.pos;
+        let rest = self.text.as_bytes().get(start..).unwrap_or_default();
+        let length = rest
+            .iter()
+            .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
+            .unwrap_or(rest.len());
+        self.pos = start + length;
+        // Stops only at ASCII bytes, so the run is whole characters.
+        self.text.get(start..self.pos).unwrap_or_default()
+    }
+
+    /// A string, at its opening quote: borrowed when it has no escape.
+    fn string(&mut self) -> Result<Cow<'a, str>, String> {
         self.pos += 1;
-        let mut out = String::new();
+        let first = self.run();
+        if self.peek() == Some(b'"') {
+            self.pos += 1;
+            return Ok(Cow::Borrowed(first));
+        }
+        let mut out = String::from(first);
         loop {
-            let start = self.pos;
-            while let Some(byte) = self.peek() {
-                if byte == b'"' || byte == b'\\' || byte < 0x20 {
-                    break;
-                }
-                self.pos += 1;
-            }
-            // Stops only at ASCII bytes, so the run is whole characters.
-            out.push_str(self.text.get(start..self.pos).unwrap_or_default());
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(out);
+                    return Ok(Cow::Owned(out));
                 }
                 Some(b'\\') => {
                     self.pos += 1;
@@ -286,6 +309,7 @@ impl Parser<'_> {
                 }
                 _ => return Err(self.error("unterminated string or control character in string")),
             }
+            out.push_str(self.run());
         }
     }
 
@@ -326,9 +350,9 @@ impl Parser<'_> {
     }
 }
 
-impl Json {
+impl<'a> Json<'a> {
     /// An object's field (the first of that name), like serde_json's `Value::get`.
-    pub fn get(&self, name: &str) -> Option<&Json> {
+    pub fn get(&self, name: &str) -> Option<&Json<'a>> {
         match self {
             Json::Object(fields) => fields
                 .iter()
@@ -368,13 +392,13 @@ fn invalid_type(name: &str, expected: &str, found: &Json) -> String {
 
 /// An object's fields, taken out one by one by the model reading it. Fields it does not read
 /// are ignored.
-pub struct Fields {
-    fields: Vec<(String, Json)>,
+pub struct Fields<'a> {
+    fields: Vec<(Cow<'a, str>, Json<'a>)>,
 }
 
-impl Fields {
+impl<'a> Fields<'a> {
     /// The fields of `value`, which must be an object (`what` names it in the message).
-    pub fn of(value: Json, what: &str) -> Result<Fields, String> {
+    pub fn of(value: Json<'a>, what: &str) -> Result<Fields<'a>, String> {
         match value {
             Json::Object(fields) => Ok(Fields { fields }),
             other => Err(format!(
@@ -385,7 +409,7 @@ impl Fields {
     }
 
     /// The field's value; `None` when it is absent or null.
-    fn take(&mut self, name: &str) -> Result<Option<Json>, String> {
+    fn take(&mut self, name: &str) -> Result<Option<Json<'a>>, String> {
         let mut found = None;
         for (key, value) in &mut self.fields {
             if key == name {
@@ -398,7 +422,7 @@ impl Fields {
         Ok(found.filter(|value| *value != Json::Null))
     }
 
-    fn required(&mut self, name: &str) -> Result<Json, String> {
+    fn required(&mut self, name: &str) -> Result<Json<'a>, String> {
         self.take(name)?
             .ok_or_else(|| format!("missing field `{name}`"))
     }
@@ -443,7 +467,7 @@ impl Fields {
     /// An object read by `read`, or `None` when absent or null.
     pub fn opt_object<T: Read>(&mut self, name: &str) -> Result<Option<T>, String> {
         self.take(name)?
-            .map(|value| T::read_value(value, &format!("`{name}`")))
+            .map(|value| read_object(value, || format!("`{name}`")))
             .transpose()
     }
 
@@ -465,16 +489,28 @@ impl Fields {
             .into_iter()
             .enumerate()
             .map(|(index, item)| {
-                T::read_value(item, &format!("`{name}[{index}]`"))
+                read_object(item, || format!("`{name}[{index}]`"))
                     .map_err(|error| format!("in `{name}[{index}]`: {error}"))
             })
             .collect()
     }
 }
 
+/// What [`Read::read_value`] does, the name for the message made only when it is needed.
+fn read_object<T: Read>(value: Json, what: impl FnOnce() -> String) -> Result<T, String> {
+    match value {
+        Json::Object(fields) => T::read(Fields { fields }),
+        other => Err(format!(
+            "invalid type for {}: expected an object, found {}",
+            what(),
+            other.kind()
+        )),
+    }
+}
+
 fn read_string(name: &str, value: Json) -> Result<String, String> {
     match value {
-        Json::String(text) => Ok(text),
+        Json::String(text) => Ok(text.into_owned()),
         other => Err(invalid_type(name, "a string", &other)),
     }
 }
