@@ -146,6 +146,24 @@ fn is_json_number(text: &[u8]) -> bool {
     rest.is_empty()
 }
 
+/// Each byte of `word` (eight bytes of text) that is a quote, a backslash or a control
+/// character has its high bit set in the result, and none before the first such byte does
+/// (borrows only run upwards), so the result is zero exactly when none of them ends a run.
+fn run_ends(word: u64) -> u64 {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = ONES << 7;
+    let zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGH;
+    zero_byte(word ^ (ONES * u64::from(b'"')))
+        | zero_byte(word ^ (ONES * u64::from(b'\\')))
+        | (word.wrapping_sub(ONES * 0x20) & !word & HIGH)
+}
+
+/// The index of the first byte flagged by [`run_ends`] (`flags` is not zero).
+fn first_flagged(flags: u64) -> usize {
+    // At most 7.
+    (flags.trailing_zeros() / 8) as usize
+}
+
 struct Parser<'a> {
     text: &'a str,
     pos: usize,
@@ -266,10 +284,24 @@ impl<'a> Parser<'a> {
     fn run(&mut self) -> &'a str {
         let start = self.pos;
         let rest = self.text.as_bytes().get(start..).unwrap_or_default();
-        let length = rest
+        // Eight bytes at a time while none of them ends the run (most of a body is plain
+        // text), then byte by byte.
+        let mut length = 0;
+        while let Some(chunk) = rest.get(length..).and_then(<[u8]>::first_chunk::<8>) {
+            let flags = run_ends(u64::from_le_bytes(*chunk));
+            if flags != 0 {
+                length += first_flagged(flags);
+                self.pos = start + length;
+                return self.text.get(start..self.pos).unwrap_or_default();
+            }
+            length += 8;
+        }
+        length += rest
+            .get(length..)
+            .unwrap_or_default()
             .iter()
             .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
-            .unwrap_or(rest.len());
+            .unwrap_or(rest.len() - length);
         self.pos = start + length;
         // Stops only at ASCII bytes, so the run is whole characters.
         self.text.get(start..self.pos).unwrap_or_default()
@@ -394,13 +426,33 @@ fn invalid_type(name: &str, expected: &str, found: &Json) -> String {
 /// are ignored.
 pub struct Fields<'a> {
     fields: Vec<(Cow<'a, str>, Json<'a>)>,
+    /// Whether some name occurs more than once (then every read looks at every field).
+    repeated: bool,
+    /// Where the next read starts looking: a model reads its fields mostly in the order they
+    /// are written.
+    next: usize,
 }
 
 impl<'a> Fields<'a> {
+    fn new(fields: Vec<(Cow<'a, str>, Json<'a>)>) -> Fields<'a> {
+        let repeated = fields.iter().enumerate().any(|(index, (name, _))| {
+            fields
+                .get(index + 1..)
+                .unwrap_or_default()
+                .iter()
+                .any(|(other, _)| other == name)
+        });
+        Fields {
+            fields,
+            repeated,
+            next: 0,
+        }
+    }
+
     /// The fields of `value`, which must be an object (`what` names it in the message).
     pub fn of(value: Json<'a>, what: &str) -> Result<Fields<'a>, String> {
         match value {
-            Json::Object(fields) => Ok(Fields { fields }),
+            Json::Object(fields) => Ok(Fields::new(fields)),
             other => Err(format!(
                 "invalid type for {what}: expected an object, found {}",
                 other.kind()
@@ -410,6 +462,23 @@ impl<'a> Fields<'a> {
 
     /// The field's value; `None` when it is absent or null.
     fn take(&mut self, name: &str) -> Result<Option<Json<'a>>, String> {
+        if !self.repeated {
+            // The one field of that name, if any: from `next` to the end, then from the start.
+            let (before, after) = self.fields.split_at(self.next.min(self.fields.len()));
+            let found = match after.iter().position(|(key, _)| key == name) {
+                Some(index) => Some(self.next + index),
+                None => before.iter().position(|(key, _)| key == name),
+            };
+            let Some(index) = found else {
+                return Ok(None);
+            };
+            self.next = index + 1;
+            let value = self
+                .fields
+                .get_mut(index)
+                .map(|(_, value)| core::mem::replace(value, Json::Null));
+            return Ok(value.filter(|value| *value != Json::Null));
+        }
         let mut found = None;
         for (key, value) in &mut self.fields {
             if key == name {
@@ -499,7 +568,7 @@ impl<'a> Fields<'a> {
 /// What [`Read::read_value`] does, the name for the message made only when it is needed.
 fn read_object<T: Read>(value: Json, what: impl FnOnce() -> String) -> Result<T, String> {
     match value {
-        Json::Object(fields) => T::read(Fields { fields }),
+        Json::Object(fields) => T::read(Fields::new(fields)),
         other => Err(format!(
             "invalid type for {}: expected an object, found {}",
             what(),

@@ -136,6 +136,17 @@ fn last_wins(value: Json) -> Json {
 }
 
 proptest::proptest! {
+    /// Eight bytes at a time, a run stops where the byte-by-byte test stops.
+    #[test]
+    fn a_run_ends_at_the_first_quote_backslash_or_control(word in proptest::arbitrary::any::<[u8; 8]>()) {
+        let ends = |byte: &u8| *byte == b'"' || *byte == b'\\' || *byte < 0x20;
+        let flags = run_ends(u64::from_le_bytes(word));
+        proptest::prop_assert_eq!(flags != 0, word.iter().any(ends));
+        if flags != 0 {
+            proptest::prop_assert_eq!(Some(first_flagged(flags)), word.iter().position(ends));
+        }
+    }
+
     /// The reader sees untrusted bodies first: on valid JSON and on every cut or flipped byte
     /// of it, it accepts exactly what serde_json accepts, reads the same tree, and never panics.
     #[test]
