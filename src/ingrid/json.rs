@@ -435,13 +435,27 @@ pub struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     fn new(fields: Vec<(Cow<'a, str>, Json<'a>)>) -> Fields<'a> {
-        let repeated = fields.iter().enumerate().any(|(index, (name, _))| {
-            fields
-                .get(index + 1..)
-                .unwrap_or_default()
-                .iter()
-                .any(|(other, _)| other == name)
-        });
+        // Names are compared pairwise only when two of them share a sketch (length, first and
+        // last byte): rarely, for an object without repeats.
+        let mut seen = 0u64;
+        let mut alike = false;
+        for (name, _) in &fields {
+            let bytes = name.as_bytes();
+            let sketch = bytes.len()
+                ^ usize::from(bytes.first().copied().unwrap_or(0)).wrapping_mul(7)
+                ^ usize::from(bytes.last().copied().unwrap_or(0)).wrapping_mul(13);
+            let bit = 1u64 << (sketch % 64);
+            alike |= seen & bit != 0;
+            seen |= bit;
+        }
+        let repeated = alike
+            && fields.iter().enumerate().any(|(index, (name, _))| {
+                fields
+                    .get(index + 1..)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|(other, _)| same(other, name))
+            });
         Fields {
             fields,
             repeated,
@@ -465,9 +479,9 @@ impl<'a> Fields<'a> {
         if !self.repeated {
             // The one field of that name, if any: from `next` to the end, then from the start.
             let (before, after) = self.fields.split_at(self.next.min(self.fields.len()));
-            let found = match after.iter().position(|(key, _)| key == name) {
+            let found = match after.iter().position(|(key, _)| same(key, name)) {
                 Some(index) => Some(self.next + index),
-                None => before.iter().position(|(key, _)| key == name),
+                None => before.iter().position(|(key, _)| same(key, name)),
             };
             let Some(index) = found else {
                 return Ok(None);
@@ -563,6 +577,25 @@ impl<'a> Fields<'a> {
             })
             .collect()
     }
+}
+
+/// Whether two names are the same, compared inline eight bytes at a time (the slices' `==`
+/// calls the C library's `memcmp`, a byte loop in the component).
+fn same(left: &str, right: &str) -> bool {
+    let (mut left, mut right) = (left.as_bytes(), right.as_bytes());
+    if left.len() != right.len() {
+        return false;
+    }
+    while let (Some((l, left_rest)), Some((r, right_rest))) = (
+        left.split_first_chunk::<8>(),
+        right.split_first_chunk::<8>(),
+    ) {
+        if l != r {
+            return false;
+        }
+        (left, right) = (left_rest, right_rest);
+    }
+    left.iter().zip(right).all(|(l, r)| l == r)
 }
 
 /// What [`Read::read_value`] does, the name for the message made only when it is needed.

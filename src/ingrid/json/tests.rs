@@ -136,6 +136,13 @@ fn last_wins(value: Json) -> Json {
 }
 
 proptest::proptest! {
+    /// Names compare inline as `==` compares them.
+    #[test]
+    fn names_compare_as_strings_do(left in "[a-c]{0,20}", right in "[a-c]{0,20}") {
+        proptest::prop_assert_eq!(same(&left, &right), left == right);
+        proptest::prop_assert!(same(&left, &left.clone()));
+    }
+
     /// Eight bytes at a time, a run stops where the byte-by-byte test stops.
     #[test]
     fn a_run_ends_at_the_first_quote_backslash_or_control(word in proptest::arbitrary::any::<[u8; 8]>()) {
