@@ -149,6 +149,7 @@ fn is_json_number(text: &[u8]) -> bool {
 /// Each byte of `word` (eight bytes of text) that is a quote, a backslash or a control
 /// character has its high bit set in the result, and none before the first such byte does
 /// (borrows only run upwards), so the result is zero exactly when none of them ends a run.
+#[inline(always)]
 fn run_ends(word: u64) -> u64 {
     const ONES: u64 = u64::from_le_bytes([1; 8]);
     const HIGH: u64 = ONES << 7;
@@ -159,6 +160,7 @@ fn run_ends(word: u64) -> u64 {
 }
 
 /// The index of the first byte flagged by [`run_ends`] (`flags` is not zero).
+#[inline(always)]
 fn first_flagged(flags: u64) -> usize {
     // At most 7.
     (flags.trailing_zeros() / 8) as usize
@@ -175,14 +177,18 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
+    #[cold]
+    #[inline(never)]
     fn error(&self, what: &str) -> String {
         format!("{what} at byte {}", self.pos)
     }
 
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.pos).copied()
     }
 
+    #[inline(always)]
     fn skip_whitespace(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
             self.pos += 1;
@@ -190,6 +196,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Consumes `byte` (after whitespace) if it comes next.
+    #[inline(always)]
     fn eat(&mut self, byte: u8) -> bool {
         self.skip_whitespace();
         let found = self.peek() == Some(byte);
@@ -281,6 +288,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The characters from here up to the next quote, backslash or control character.
+    #[inline(always)]
     fn run(&mut self) -> &'a str {
         let start = self.pos;
         let rest = self.text.as_bytes().get(start..).unwrap_or_default();
@@ -581,6 +589,7 @@ impl<'a> Fields<'a> {
 
 /// Whether two names are the same, compared inline eight bytes at a time (the slices' `==`
 /// calls the C library's `memcmp`, a byte loop in the component).
+#[inline(always)]
 fn same(left: &str, right: &str) -> bool {
     let (mut left, mut right) = (left.as_bytes(), right.as_bytes());
     if left.len() != right.len() {
