@@ -316,6 +316,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A string, at its opening quote: borrowed when it has no escape.
+    #[inline(always)]
     fn string(&mut self) -> Result<Cow<'a, str>, String> {
         self.pos += 1;
         let first = self.run();
