@@ -442,6 +442,15 @@ pub struct Fields<'a> {
     next: usize,
 }
 
+/// In the component, what a model left unread is not dropped: the allocator never reuses a
+/// block but the last one (see `runtime`), so the drop would only walk the fields.
+#[cfg(target_family = "wasm")]
+impl Drop for Fields<'_> {
+    fn drop(&mut self) {
+        core::mem::forget(core::mem::take(&mut self.fields));
+    }
+}
+
 impl<'a> Fields<'a> {
     fn new(fields: Vec<(Cow<'a, str>, Json<'a>)>) -> Fields<'a> {
         // Names are compared pairwise only when two of them share a sketch (length, first and
