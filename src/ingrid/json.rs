@@ -244,7 +244,7 @@ impl<'a> Parser<'a> {
                         }
                     }
                 }
-                Ok(Json::Array(self.items.drain(base..).collect()))
+                Ok(Json::Array(self.items.split_off(base)))
             }
             Some(b'{') => {
                 self.pos += 1;
@@ -269,7 +269,7 @@ impl<'a> Parser<'a> {
                         }
                     }
                 }
-                Ok(Json::Object(self.members.drain(base..).collect()))
+                Ok(Json::Object(self.members.split_off(base)))
             }
             Some(b'-' | b'0'..=b'9') => {
                 let start = self.pos;
