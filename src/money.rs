@@ -157,6 +157,13 @@ impl Money {
         if count == 0 || self.mantissa == 0 {
             return Ok(Money::ZERO);
         }
+        if let Ok(small) = i32::try_from(self.mantissa) {
+            // |small| < 2^31 and count < 2^32: the product fits an i64, no i128 multiply.
+            return Ok(Money {
+                mantissa: i128::from(i64::from(small) * i64::from(count)),
+                scale: self.scale,
+            });
+        }
         Ok(Money {
             mantissa: self
                 .mantissa
