@@ -496,10 +496,16 @@ impl<'a> Fields<'a> {
     fn take(&mut self, name: &str) -> Result<Option<Json<'a>>, String> {
         if !self.repeated {
             // The one field of that name, if any: from `next` to the end, then from the start.
-            let (before, after) = self.fields.split_at(self.next.min(self.fields.len()));
-            let found = match after.iter().position(|(key, _)| same(key, name)) {
-                Some(index) => Some(self.next + index),
-                None => before.iter().position(|(key, _)| same(key, name)),
+            let next = self.next;
+            let found = match self.fields.get(next) {
+                Some((key, _)) if same(key, name) => Some(next),
+                _ => {
+                    let (before, after) = self.fields.split_at(next.min(self.fields.len()));
+                    match after.iter().position(|(key, _)| same(key, name)) {
+                        Some(index) => Some(next + index),
+                        None => before.iter().position(|(key, _)| same(key, name)),
+                    }
+                }
             };
             let Some(index) = found else {
                 return Ok(None);
@@ -509,7 +515,7 @@ impl<'a> Fields<'a> {
                 .fields
                 .get_mut(index)
                 .map(|(_, value)| core::mem::replace(value, Json::Null));
-            return Ok(value.filter(|value| *value != Json::Null));
+            return Ok(value.filter(|value| !matches!(value, Json::Null)));
         }
         let mut found = None;
         for (key, value) in &mut self.fields {
