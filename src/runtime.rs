@@ -21,8 +21,8 @@ unsafe extern "C" {}
 ///
 /// The host runs every call in a fresh instance and throws its memory away afterwards, so the
 /// guest's memory lives for one call: a general-purpose malloc (wasi-libc's dlmalloc, used
-/// before) spent about a third of the guest's instructions keeping free lists that are never
-/// needed for long. Here an allocation moves a pointer; the most recent block can be freed,
+/// before) cost about 15% of a call's fuel keeping free lists that are never needed for long.
+/// Here an allocation moves a pointer; the most recent block can be freed,
 /// shrunk or grown in place (a `Vec` or `String` being built, a temporary); any other freed
 /// block stays unused until the instance is dropped. The peak is bounded by what one call
 /// allocates in all (BENCHMARKS.md, "Guest work, after").

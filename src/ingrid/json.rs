@@ -91,14 +91,16 @@ impl<T: Read> FromBody for List<T> {
 
 fn read_list<T: Read>(value: Json) -> Result<List<T>, String> {
     match value {
-        Json::Array(items) => items
-            .into_iter()
-            .enumerate()
-            .map(|(index, item)| {
-                T::read_value(item, "the item").map_err(|error| format!("in item {index}: {error}"))
-            })
-            .collect::<Result<Vec<T>, String>>()
-            .map(List),
+        Json::Array(items) => {
+            let mut list = Vec::with_capacity(items.len());
+            for (index, item) in items.into_iter().enumerate() {
+                list.push(
+                    T::read_value(item, "the item")
+                        .map_err(|error| format!("in item {index}: {error}"))?,
+                );
+            }
+            Ok(List(list))
+        }
         other => Err(format!(
             "invalid type for the body: expected an array, found {}",
             other.kind()
@@ -580,10 +582,10 @@ impl<'a> Fields<'a> {
 
     /// An array of objects each read by `read`; empty when absent (not when null).
     pub fn objects<T: Read>(&mut self, name: &str) -> Result<Vec<T>, String> {
-        let present = self.fields.iter().any(|(key, _)| key == name);
         let items = match self.take(name)? {
             Some(Json::Array(items)) => items,
-            None if !present => return Ok(Vec::new()),
+            // A null field is still there (taken, null left behind); an absent one is not.
+            None if !self.fields.iter().any(|(key, _)| same(key, name)) => return Ok(Vec::new()),
             other => {
                 return Err(invalid_type(
                     name,
@@ -592,14 +594,14 @@ impl<'a> Fields<'a> {
                 ));
             }
         };
-        items
-            .into_iter()
-            .enumerate()
-            .map(|(index, item)| {
+        let mut objects = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            objects.push(
                 read_object(item, || format!("`{name}[{index}]`"))
-                    .map_err(|error| format!("in `{name}[{index}]`: {error}"))
-            })
-            .collect()
+                    .map_err(|error| format!("in `{name}[{index}]`: {error}"))?,
+            );
+        }
+        Ok(objects)
     }
 }
 
