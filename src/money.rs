@@ -44,17 +44,33 @@ impl Money {
             Some(b'-') => (true, 1),
             _ => (false, 0),
         };
-        let mut mantissa: i128 = 0;
+        // The first 19 digits are gathered in a u64 (10^19 - 1 fits): i128 arithmetic with
+        // overflow checks is a library call per operation in the component.
+        let mut small: u64 = 0;
+        let mut small_digits = 0u32;
+        let mut large: Option<i128> = None;
         let mut int_digits = 0u32;
         let mut decimals = 0u32;
         let mut in_fraction = false;
         while let Some(&byte) = bytes.get(i) {
             match byte {
                 b'0'..=b'9' => {
-                    mantissa = mantissa
-                        .checked_mul(10)
-                        .and_then(|m| m.checked_add(i128::from(byte - b'0')))
-                        .ok_or(Overflow::MESSAGE)?;
+                    let digit = byte - b'0';
+                    match large {
+                        None if small_digits < 19 => {
+                            small = small * 10 + u64::from(digit);
+                            small_digits += 1;
+                        }
+                        _ => {
+                            let mantissa = large.unwrap_or(i128::from(small));
+                            large = Some(
+                                mantissa
+                                    .checked_mul(10)
+                                    .and_then(|m| m.checked_add(i128::from(digit)))
+                                    .ok_or(Overflow::MESSAGE)?,
+                            );
+                        }
+                    }
                     if in_fraction {
                         decimals += 1;
                     } else {
@@ -93,6 +109,7 @@ impl Money {
                 exponent = -exponent;
             }
         }
+        let mut mantissa = large.unwrap_or(i128::from(small));
         let mut scale = i64::from(decimals) - exponent;
         while scale < 0 {
             mantissa = mantissa.checked_mul(10).ok_or(Overflow::MESSAGE)?;
@@ -140,6 +157,13 @@ impl Money {
         if count == 0 || self.mantissa == 0 {
             return Ok(Money::ZERO);
         }
+        if let Ok(small) = i32::try_from(self.mantissa) {
+            // |small| < 2^31 and count < 2^32: the product fits an i64, no i128 multiply.
+            return Ok(Money {
+                mantissa: i128::from(i64::from(small) * i64::from(count)),
+                scale: self.scale,
+            });
+        }
         Ok(Money {
             mantissa: self
                 .mantissa
@@ -153,7 +177,12 @@ impl Money {
     pub fn to_text(self) -> String {
         let scale = self.scale.max(2) as usize;
         // The digits, zero-padded so that at least one stands before the point.
-        let mut digits = self.mantissa.unsigned_abs().to_string();
+        let magnitude = self.mantissa.unsigned_abs();
+        // Through u64 when it fits: u128's formatting divides with library calls.
+        let mut digits = match u64::try_from(magnitude) {
+            Ok(small) => small.to_string(),
+            Err(_) => magnitude.to_string(),
+        };
         for _ in self.scale..2 {
             digits.push('0');
         }

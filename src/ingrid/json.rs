@@ -8,29 +8,36 @@
 
 use crate::prelude::*;
 
+use alloc::borrow::Cow;
 use serde::Deserializer;
 use serde::de::{Deserialize, Error as _};
 use serde_json::value::RawValue;
 
 use crate::money::Money;
 
-/// A JSON value; numbers as written.
+/// A JSON value; numbers as written. Text is borrowed from the parsed text where it can be (a
+/// number, a string or a field name without escapes), so reading a body copies little.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Json {
+pub enum Json<'a> {
     Null,
     Bool(bool),
-    Number(String),
-    String(String),
-    Array(Vec<Json>),
-    Object(Vec<(String, Json)>),
+    Number(Cow<'a, str>),
+    String(Cow<'a, str>),
+    Array(Vec<Json<'a>>),
+    Object(Vec<(Cow<'a, str>, Json<'a>)>),
 }
 
 /// Nesting deeper than this is refused (serde_json's own limit is 128).
 const MAX_DEPTH: u32 = 128;
 
 /// Parses one JSON value (surrounding whitespace allowed).
-pub fn parse(text: &str) -> Result<Json, String> {
-    let mut parser = Parser { text, pos: 0 };
+pub fn parse(text: &str) -> Result<Json<'_>, String> {
+    let mut parser = Parser {
+        text,
+        pos: 0,
+        items: Vec::new(),
+        members: Vec::new(),
+    };
     let value = parser.value(0)?;
     parser.skip_whitespace();
     if parser.pos != text.len() {
@@ -84,14 +91,16 @@ impl<T: Read> FromBody for List<T> {
 
 fn read_list<T: Read>(value: Json) -> Result<List<T>, String> {
     match value {
-        Json::Array(items) => items
-            .into_iter()
-            .enumerate()
-            .map(|(index, item)| {
-                T::read_value(item, "the item").map_err(|error| format!("in item {index}: {error}"))
-            })
-            .collect::<Result<Vec<T>, String>>()
-            .map(List),
+        Json::Array(items) => {
+            let mut list = Vec::with_capacity(items.len());
+            for (index, item) in items.into_iter().enumerate() {
+                list.push(
+                    T::read_value(item, "the item")
+                        .map_err(|error| format!("in item {index}: {error}"))?,
+                );
+            }
+            Ok(List(list))
+        }
         other => Err(format!(
             "invalid type for the body: expected an array, found {}",
             other.kind()
@@ -139,20 +148,49 @@ fn is_json_number(text: &[u8]) -> bool {
     rest.is_empty()
 }
 
+/// Each byte of `word` (eight bytes of text) that is a quote, a backslash or a control
+/// character has its high bit set in the result, and none before the first such byte does
+/// (borrows only run upwards), so the result is zero exactly when none of them ends a run.
+#[inline(always)]
+fn run_ends(word: u64) -> u64 {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = ONES << 7;
+    let zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGH;
+    zero_byte(word ^ (ONES * u64::from(b'"')))
+        | zero_byte(word ^ (ONES * u64::from(b'\\')))
+        | (word.wrapping_sub(ONES * 0x20) & !word & HIGH)
+}
+
+/// The index of the first byte flagged by [`run_ends`] (`flags` is not zero).
+#[inline(always)]
+fn first_flagged(flags: u64) -> usize {
+    // At most 7.
+    (flags.trailing_zeros() / 8) as usize
+}
+
 struct Parser<'a> {
     text: &'a str,
     pos: usize,
+    /// The items of the arrays being read, innermost last: each array is then allocated once,
+    /// at its size.
+    items: Vec<Json<'a>>,
+    /// The fields of the objects being read, likewise.
+    members: Vec<(Cow<'a, str>, Json<'a>)>,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
+    #[cold]
+    #[inline(never)]
     fn error(&self, what: &str) -> String {
         format!("{what} at byte {}", self.pos)
     }
 
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.pos).copied()
     }
 
+    #[inline(always)]
     fn skip_whitespace(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
             self.pos += 1;
@@ -160,6 +198,7 @@ impl Parser<'_> {
     }
 
     /// Consumes `byte` (after whitespace) if it comes next.
+    #[inline(always)]
     fn eat(&mut self, byte: u8) -> bool {
         self.skip_whitespace();
         let found = self.peek() == Some(byte);
@@ -169,7 +208,7 @@ impl Parser<'_> {
         found
     }
 
-    fn literal(&mut self, word: &str, value: Json) -> Result<Json, String> {
+    fn literal(&mut self, word: &str, value: Json<'a>) -> Result<Json<'a>, String> {
         if self
             .text
             .get(self.pos..)
@@ -182,7 +221,7 @@ impl Parser<'_> {
         }
     }
 
-    fn value(&mut self, depth: u32) -> Result<Json, String> {
+    fn value(&mut self, depth: u32) -> Result<Json<'a>, String> {
         if depth > MAX_DEPTH {
             return Err(self.error("nested too deeply"));
         }
@@ -194,10 +233,11 @@ impl Parser<'_> {
             Some(b'"') => self.string().map(Json::String),
             Some(b'[') => {
                 self.pos += 1;
-                let mut items = Vec::new();
+                let base = self.items.len();
                 if !self.eat(b']') {
                     loop {
-                        items.push(self.value(depth + 1)?);
+                        let item = self.value(depth + 1)?;
+                        self.items.push(item);
                         if self.eat(b']') {
                             break;
                         }
@@ -206,11 +246,11 @@ impl Parser<'_> {
                         }
                     }
                 }
-                Ok(Json::Array(items))
+                Ok(Json::Array(self.items.split_off(base)))
             }
             Some(b'{') => {
                 self.pos += 1;
-                let mut fields = Vec::new();
+                let base = self.members.len();
                 if !self.eat(b'}') {
                     loop {
                         self.skip_whitespace();
@@ -221,7 +261,8 @@ impl Parser<'_> {
                         if !self.eat(b':') {
                             return Err(self.error("expected `:`"));
                         }
-                        fields.push((name, self.value(depth + 1)?));
+                        let value = self.value(depth + 1)?;
+                        self.members.push((name, value));
                         if self.eat(b'}') {
                             break;
                         }
@@ -230,7 +271,7 @@ impl Parser<'_> {
                         }
                     }
                 }
-                Ok(Json::Object(fields))
+                Ok(Json::Object(self.members.split_off(base)))
             }
             Some(b'-' | b'0'..=b'9') => {
                 let start = self.pos;
@@ -242,30 +283,55 @@ impl Parser<'_> {
                     self.pos = start;
                     return Err(self.error("not a JSON number"));
                 }
-                Ok(Json::Number(number.to_string()))
+                Ok(Json::Number(Cow::Borrowed(number)))
             }
             _ => Err(self.error("expected a JSON value")),
         }
     }
 
-    /// A string, at its opening quote.
-    fn string(&mut self) -> Result<String, String> {
-        self.pos += 1;
-        let mut out = String::new();
-        loop {
-            let start = self.pos;
-            while let Some(byte) = self.peek() {
-                if byte == b'"' || byte == b'\\' || byte < 0x20 {
-                    break;
-                }
-                self.pos += 1;
+    /// The characters from here up to the next quote, backslash or control character.
+    #[inline(always)]
+    fn run(&mut self) -> &'a str {
+        let start = self.pos;
+        let rest = self.text.as_bytes().get(start..).unwrap_or_default();
+        // Eight bytes at a time while none of them ends the run (most of a body is plain
+        // text), then byte by byte.
+        let mut length = 0;
+        while let Some(chunk) = rest.get(length..).and_then(<[u8]>::first_chunk::<8>) {
+            let flags = run_ends(u64::from_le_bytes(*chunk));
+            if flags != 0 {
+                length += first_flagged(flags);
+                self.pos = start + length;
+                return self.text.get(start..self.pos).unwrap_or_default();
             }
-            // Stops only at ASCII bytes, so the run is whole characters.
-            out.push_str(self.text.get(start..self.pos).unwrap_or_default());
+            length += 8;
+        }
+        length += rest
+            .get(length..)
+            .unwrap_or_default()
+            .iter()
+            .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
+            .unwrap_or(rest.len() - length);
+        self.pos = start + length;
+        // Stops only at ASCII bytes, so the run is whole characters.
+        self.text.get(start..self.pos).unwrap_or_default()
+    }
+
+    /// A string, at its opening quote: borrowed when it has no escape.
+    #[inline(always)]
+    fn string(&mut self) -> Result<Cow<'a, str>, String> {
+        self.pos += 1;
+        let first = self.run();
+        if self.peek() == Some(b'"') {
+            self.pos += 1;
+            return Ok(Cow::Borrowed(first));
+        }
+        let mut out = String::from(first);
+        loop {
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(out);
+                    return Ok(Cow::Owned(out));
                 }
                 Some(b'\\') => {
                     self.pos += 1;
@@ -286,6 +352,7 @@ impl Parser<'_> {
                 }
                 _ => return Err(self.error("unterminated string or control character in string")),
             }
+            out.push_str(self.run());
         }
     }
 
@@ -326,9 +393,9 @@ impl Parser<'_> {
     }
 }
 
-impl Json {
+impl<'a> Json<'a> {
     /// An object's field (the first of that name), like serde_json's `Value::get`.
-    pub fn get(&self, name: &str) -> Option<&Json> {
+    pub fn get(&self, name: &str) -> Option<&Json<'a>> {
         match self {
             Json::Object(fields) => fields
                 .iter()
@@ -368,15 +435,58 @@ fn invalid_type(name: &str, expected: &str, found: &Json) -> String {
 
 /// An object's fields, taken out one by one by the model reading it. Fields it does not read
 /// are ignored.
-pub struct Fields {
-    fields: Vec<(String, Json)>,
+pub struct Fields<'a> {
+    fields: Vec<(Cow<'a, str>, Json<'a>)>,
+    /// Whether some name occurs more than once (then every read looks at every field).
+    repeated: bool,
+    /// Where the next read starts looking: a model reads its fields mostly in the order they
+    /// are written.
+    next: usize,
 }
 
-impl Fields {
+/// In the component, what a model left unread is not dropped: the allocator never reuses a
+/// block but the last one (see `runtime`), so the drop would only walk the fields.
+#[cfg(target_family = "wasm")]
+impl Drop for Fields<'_> {
+    fn drop(&mut self) {
+        core::mem::forget(core::mem::take(&mut self.fields));
+    }
+}
+
+impl<'a> Fields<'a> {
+    fn new(fields: Vec<(Cow<'a, str>, Json<'a>)>) -> Fields<'a> {
+        // Names are compared pairwise only when two of them share a sketch (length, first and
+        // last byte): rarely, for an object without repeats.
+        let mut seen = 0u64;
+        let mut alike = false;
+        for (name, _) in &fields {
+            let bytes = name.as_bytes();
+            let sketch = bytes.len()
+                ^ usize::from(bytes.first().copied().unwrap_or(0)).wrapping_mul(7)
+                ^ usize::from(bytes.last().copied().unwrap_or(0)).wrapping_mul(13);
+            let bit = 1u64 << (sketch % 64);
+            alike |= seen & bit != 0;
+            seen |= bit;
+        }
+        let repeated = alike
+            && fields.iter().enumerate().any(|(index, (name, _))| {
+                fields
+                    .get(index + 1..)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|(other, _)| same(other, name))
+            });
+        Fields {
+            fields,
+            repeated,
+            next: 0,
+        }
+    }
+
     /// The fields of `value`, which must be an object (`what` names it in the message).
-    pub fn of(value: Json, what: &str) -> Result<Fields, String> {
+    pub fn of(value: Json<'a>, what: &str) -> Result<Fields<'a>, String> {
         match value {
-            Json::Object(fields) => Ok(Fields { fields }),
+            Json::Object(fields) => Ok(Fields::new(fields)),
             other => Err(format!(
                 "invalid type for {what}: expected an object, found {}",
                 other.kind()
@@ -385,7 +495,30 @@ impl Fields {
     }
 
     /// The field's value; `None` when it is absent or null.
-    fn take(&mut self, name: &str) -> Result<Option<Json>, String> {
+    fn take(&mut self, name: &str) -> Result<Option<Json<'a>>, String> {
+        if !self.repeated {
+            // The one field of that name, if any: from `next` to the end, then from the start.
+            let next = self.next;
+            let found = match self.fields.get(next) {
+                Some((key, _)) if same(key, name) => Some(next),
+                _ => {
+                    let (before, after) = self.fields.split_at(next.min(self.fields.len()));
+                    match after.iter().position(|(key, _)| same(key, name)) {
+                        Some(index) => Some(next + index),
+                        None => before.iter().position(|(key, _)| same(key, name)),
+                    }
+                }
+            };
+            let Some(index) = found else {
+                return Ok(None);
+            };
+            self.next = index + 1;
+            let value = self
+                .fields
+                .get_mut(index)
+                .map(|(_, value)| core::mem::replace(value, Json::Null));
+            return Ok(value.filter(|value| !matches!(value, Json::Null)));
+        }
         let mut found = None;
         for (key, value) in &mut self.fields {
             if key == name {
@@ -398,7 +531,7 @@ impl Fields {
         Ok(found.filter(|value| *value != Json::Null))
     }
 
-    fn required(&mut self, name: &str) -> Result<Json, String> {
+    fn required(&mut self, name: &str) -> Result<Json<'a>, String> {
         self.take(name)?
             .ok_or_else(|| format!("missing field `{name}`"))
     }
@@ -443,16 +576,16 @@ impl Fields {
     /// An object read by `read`, or `None` when absent or null.
     pub fn opt_object<T: Read>(&mut self, name: &str) -> Result<Option<T>, String> {
         self.take(name)?
-            .map(|value| T::read_value(value, &format!("`{name}`")))
+            .map(|value| read_object(value, || format!("`{name}`")))
             .transpose()
     }
 
     /// An array of objects each read by `read`; empty when absent (not when null).
     pub fn objects<T: Read>(&mut self, name: &str) -> Result<Vec<T>, String> {
-        let present = self.fields.iter().any(|(key, _)| key == name);
         let items = match self.take(name)? {
             Some(Json::Array(items)) => items,
-            None if !present => return Ok(Vec::new()),
+            // A null field is still there (taken, null left behind); an absent one is not.
+            None if !self.fields.iter().any(|(key, _)| same(key, name)) => return Ok(Vec::new()),
             other => {
                 return Err(invalid_type(
                     name,
@@ -461,20 +594,52 @@ impl Fields {
                 ));
             }
         };
-        items
-            .into_iter()
-            .enumerate()
-            .map(|(index, item)| {
-                T::read_value(item, &format!("`{name}[{index}]`"))
-                    .map_err(|error| format!("in `{name}[{index}]`: {error}"))
-            })
-            .collect()
+        let mut objects = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            objects.push(
+                read_object(item, || format!("`{name}[{index}]`"))
+                    .map_err(|error| format!("in `{name}[{index}]`: {error}"))?,
+            );
+        }
+        Ok(objects)
+    }
+}
+
+/// Whether two names are the same, compared inline eight bytes at a time (the slices' `==`
+/// calls the C library's `memcmp`, a byte loop in the component).
+#[inline(always)]
+fn same(left: &str, right: &str) -> bool {
+    let (mut left, mut right) = (left.as_bytes(), right.as_bytes());
+    if left.len() != right.len() {
+        return false;
+    }
+    while let (Some((l, left_rest)), Some((r, right_rest))) = (
+        left.split_first_chunk::<8>(),
+        right.split_first_chunk::<8>(),
+    ) {
+        if l != r {
+            return false;
+        }
+        (left, right) = (left_rest, right_rest);
+    }
+    left.iter().zip(right).all(|(l, r)| l == r)
+}
+
+/// What [`Read::read_value`] does, the name for the message made only when it is needed.
+fn read_object<T: Read>(value: Json, what: impl FnOnce() -> String) -> Result<T, String> {
+    match value {
+        Json::Object(fields) => T::read(Fields::new(fields)),
+        other => Err(format!(
+            "invalid type for {}: expected an object, found {}",
+            what(),
+            other.kind()
+        )),
     }
 }
 
 fn read_string(name: &str, value: Json) -> Result<String, String> {
     match value {
-        Json::String(text) => Ok(text),
+        Json::String(text) => Ok(text.into_owned()),
         other => Err(invalid_type(name, "a string", &other)),
     }
 }

@@ -3,6 +3,8 @@
 
 use crate::prelude::*;
 
+use alloc::borrow::Cow;
+
 use super::rfc3339;
 use crate::api::CallError;
 use crate::ingrid::catalog;
@@ -14,26 +16,26 @@ pub const NOT_AN_OBJECT: &str = "arguments must be a JSON object";
 /// A tool's arguments object, read field by field by the tool (by hand: a serde derive per
 /// tool cost the component a visitor each). Messages are serde's, as when they were derived,
 /// except that a float is quoted as written ("1e3", where serde wrote "1000.0").
-pub struct Object {
+pub struct Object<'a> {
     /// As written; of a repeated field the last counts, as in serde_json's map.
-    fields: Vec<(String, Json)>,
+    fields: Vec<(Cow<'a, str>, Json<'a>)>,
 }
 
-impl Object {
+impl<'a> Object<'a> {
     /// `arguments` must be an object with no field outside `known`.
-    pub fn new(arguments: Json, known: &[&str]) -> Result<Object, CallError> {
+    pub fn new(arguments: Json<'a>, known: &[&str]) -> Result<Object<'a>, CallError> {
         let Json::Object(fields) = arguments else {
             return Err(CallError::InvalidArguments(NOT_AN_OBJECT.to_string()));
         };
         Object::of(fields, known)
     }
 
-    fn of(fields: Vec<(String, Json)>, known: &[&str]) -> Result<Object, CallError> {
+    fn of(fields: Vec<(Cow<'a, str>, Json<'a>)>, known: &[&str]) -> Result<Object<'a>, CallError> {
         // serde's map is sorted: the first unknown field in key order is the one named.
         if let Some(unknown) = fields
             .iter()
             .map(|(key, _)| key)
-            .filter(|key| !known.contains(&key.as_str()))
+            .filter(|key| !known.contains(&key.as_ref()))
             .min()
         {
             return Err(invalid(unknown_field(unknown, known)));
@@ -42,7 +44,7 @@ impl Object {
     }
 
     /// The value of `name`, taken out (null left behind).
-    fn remove(&mut self, name: &str) -> Option<Json> {
+    fn remove(&mut self, name: &str) -> Option<Json<'a>> {
         self.fields
             .iter_mut()
             .rev()
@@ -51,11 +53,11 @@ impl Object {
     }
 
     /// The value of `name`; `None` when absent or null.
-    fn take(&mut self, name: &str) -> Option<Json> {
+    fn take(&mut self, name: &str) -> Option<Json<'a>> {
         self.remove(name).filter(|value| *value != Json::Null)
     }
 
-    fn required(&mut self, name: &str, expected: &str) -> Result<Json, CallError> {
+    fn required(&mut self, name: &str, expected: &str) -> Result<Json<'a>, CallError> {
         match self.remove(name) {
             Some(value) => Ok(value),
             None => Err(invalid(format!("missing field `{name}`"))),
@@ -90,7 +92,7 @@ impl Object {
     pub fn opt_string(&mut self, name: &str) -> Result<Option<String>, CallError> {
         match self.take(name) {
             None => Ok(None),
-            Some(Json::String(text)) => Ok(Some(text)),
+            Some(Json::String(text)) => Ok(Some(text.into_owned())),
             Some(other) => Err(invalid_type(&other, "a string")),
         }
     }
@@ -109,7 +111,7 @@ impl Object {
         name: &str,
         known: &[&str],
         what: &str,
-    ) -> Result<Vec<Object>, CallError> {
+    ) -> Result<Vec<Object<'a>>, CallError> {
         let items = match self.required(name, "a sequence")? {
             Json::Array(items) => items,
             other => return Err(invalid_type(&other, "a sequence")),

@@ -5,6 +5,10 @@ use crate::prelude::*;
 
 /// Strips control and bidi-override characters and cuts to `max` characters.
 pub fn clean(value: &str, max: usize) -> String {
+    // Printable ASCII within `max` is kept as it is (the common case, cheaply).
+    if value.len() <= max && value.bytes().all(|byte| (0x20..0x7f).contains(&byte)) {
+        return value.to_string();
+    }
     let mut cleaned: String = value
         .chars()
         .filter(|c| !c.is_control() && !is_bidi_control(*c))

@@ -1,17 +1,17 @@
 use super::*;
 
 /// serde_json's reading of the same text, converted, for comparison.
-fn from_serde(value: serde_json::Value) -> Json {
+fn from_serde(value: serde_json::Value) -> Json<'static> {
     match value {
         serde_json::Value::Null => Json::Null,
         serde_json::Value::Bool(flag) => Json::Bool(flag),
-        serde_json::Value::Number(number) => Json::Number(number.to_string()),
-        serde_json::Value::String(text) => Json::String(text),
+        serde_json::Value::Number(number) => Json::Number(number.to_string().into()),
+        serde_json::Value::String(text) => Json::String(text.into()),
         serde_json::Value::Array(items) => Json::Array(items.into_iter().map(from_serde).collect()),
         serde_json::Value::Object(fields) => Json::Object(
             fields
                 .into_iter()
-                .map(|(key, value)| (key, from_serde(value)))
+                .map(|(key, value)| (key.into(), from_serde(value)))
                 .collect(),
         ),
     }
@@ -22,7 +22,7 @@ fn sorted(value: Json) -> Json {
     match value {
         Json::Array(items) => Json::Array(items.into_iter().map(sorted).collect()),
         Json::Object(fields) => {
-            let mut fields: Vec<(String, Json)> = fields
+            let mut fields: Vec<(Cow<str>, Json)> = fields
                 .into_iter()
                 .map(|(key, value)| (key, sorted(value)))
                 .collect();
@@ -121,7 +121,7 @@ fn last_wins(value: Json) -> Json {
     match value {
         Json::Array(items) => Json::Array(items.into_iter().map(last_wins).collect()),
         Json::Object(fields) => {
-            let mut kept: Vec<(String, Json)> = Vec::new();
+            let mut kept: Vec<(Cow<str>, Json)> = Vec::new();
             for (key, value) in fields {
                 let value = last_wins(value);
                 match kept.iter_mut().find(|(seen, _)| *seen == key) {
@@ -136,6 +136,24 @@ fn last_wins(value: Json) -> Json {
 }
 
 proptest::proptest! {
+    /// Names compare inline as `==` compares them.
+    #[test]
+    fn names_compare_as_strings_do(left in "[a-c]{0,20}", right in "[a-c]{0,20}") {
+        proptest::prop_assert_eq!(same(&left, &right), left == right);
+        proptest::prop_assert!(same(&left, &left.clone()));
+    }
+
+    /// Eight bytes at a time, a run stops where the byte-by-byte test stops.
+    #[test]
+    fn a_run_ends_at_the_first_quote_backslash_or_control(word in proptest::arbitrary::any::<[u8; 8]>()) {
+        let ends = |byte: &u8| *byte == b'"' || *byte == b'\\' || *byte < 0x20;
+        let flags = run_ends(u64::from_le_bytes(word));
+        proptest::prop_assert_eq!(flags != 0, word.iter().any(ends));
+        if flags != 0 {
+            proptest::prop_assert_eq!(Some(first_flagged(flags)), word.iter().position(ends));
+        }
+    }
+
     /// The reader sees untrusted bodies first: on valid JSON and on every cut or flipped byte
     /// of it, it accepts exactly what serde_json accepts, reads the same tree, and never panics.
     #[test]
