@@ -28,7 +28,7 @@ use crate::policy::schema::SchemaError;
 use crate::policy::world::{ComponentWorld, WorldError};
 
 pub use call_state::{CallObserver, CallState, Flow};
-pub use plugin::{CallReport, HostTool, Plugin};
+pub use plugin::{CallReport, HostTool, INLINE_CHECK_BYTES, Plugin};
 
 /// Per-call limits, with safe defaults.
 #[derive(Debug, Clone)]

@@ -313,9 +313,10 @@ async fn validate_arguments(
         ));
     }
     let budget = limits.deadline / 10;
+    let input_bytes = arguments_json.len();
     let arguments_json = arguments_json.to_string();
     let checked = plugin
-        .check_within(tool, budget, move |tool: &HostTool| {
+        .check_within(tool, budget, input_bytes, move |tool: &HostTool| {
             let arguments: serde_json::Value = serde_json::from_str(&arguments_json)
                 .map_err(|error| format!("the arguments are not JSON: {error}"))?;
             let problems = crate::policy::schema::problems(
