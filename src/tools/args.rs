@@ -8,6 +8,9 @@ use crate::api::CallError;
 use crate::ingrid::catalog;
 use crate::ingrid::json::Json;
 
+/// The most days a `...WithinDays` argument may count back (ten years).
+pub const MAX_DAYS: u32 = 3650;
+
 /// The arguments are not an object.
 pub const NOT_AN_OBJECT: &str = "arguments must be a JSON object";
 
@@ -92,6 +95,40 @@ impl Object {
             None => Ok(None),
             Some(Json::String(text)) => Ok(Some(text)),
             Some(other) => Err(invalid_type(&other, "a string")),
+        }
+    }
+
+    /// One string or an array of strings (at least one); `None` when absent or null.
+    pub fn opt_strings(&mut self, name: &str) -> Result<Option<Vec<String>>, CallError> {
+        let values = match self.take(name) {
+            None => return Ok(None),
+            Some(Json::String(text)) => vec![text],
+            Some(Json::Array(items)) => items
+                .into_iter()
+                .map(|item| match item {
+                    Json::String(text) => Ok(text),
+                    other => Err(invalid_type(&other, "a string")),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(other) => return Err(invalid_type(&other, "a string or an array of strings")),
+        };
+        if values.is_empty() {
+            return Err(invalid(format!("`{name}` must name at least one value")));
+        }
+        Ok(Some(values))
+    }
+
+    /// A number of days, 1 to [`MAX_DAYS`], named in the message when it is not.
+    pub fn opt_days(&mut self, name: &str) -> Result<Option<u32>, CallError> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(Json::Number(text)) if matches!(text.parse::<u32>(), Ok(1..=MAX_DAYS)) => {
+                Ok(text.parse().ok())
+            }
+            Some(other) => Err(invalid(format!(
+                "`{name}` must be a whole number of days from 1 to {MAX_DAYS}, not {}",
+                unexpected(&other)
+            ))),
         }
     }
 

@@ -32,6 +32,7 @@ macro_rules! schema {
 }
 
 pub mod args;
+pub mod filters;
 pub mod get_order;
 pub mod get_refund_transaction;
 pub mod get_return;

@@ -64,6 +64,19 @@ pub fn describe_counts(counts: &super::tally::Tally<usize>) -> String {
     described.join(", ")
 }
 
+/// A count with thousands separated by commas ("1,000").
+pub fn count(value: usize) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +92,13 @@ mod tests {
     fn clean_removes_controls_and_cuts() {
         assert_eq!(clean("a\u{202E}b\u{1b}c", 10), "abc");
         assert_eq!(clean("abcdef", 3), "abc…");
+    }
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1000), "1,000");
+        assert_eq!(count(1234567), "1,234,567");
     }
 }
