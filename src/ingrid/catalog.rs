@@ -4,7 +4,7 @@
 //! Known from Ingrid's public documentation: the `x-api-key` header, the host
 //! `https://api.turnr.se`, paths under `/merchant/`, `GET /merchant/return` with an `afterId`
 //! parameter, and the return lifecycle (docs/ARCHITECTURE.md, K1, K4-K6). Everything else here
-//! is MODELLED (docs/ARCHITECTURE.md, M1-M14): correcting it against Ingrid's full reference is
+//! is MODELLED (docs/ARCHITECTURE.md, M1-M16): correcting it against Ingrid's full reference is
 //! a change to this file, the models and the simulator.
 
 use crate::prelude::*;

@@ -120,14 +120,14 @@ impl Object {
 
     /// A number of days, 1 to [`MAX_DAYS`], named in the message when it is not.
     pub fn opt_days(&mut self, name: &str) -> Result<Option<u32>, CallError> {
-        match self.take(name) {
+        match self
+            .take(name)
+            .map(|value| whole(&value, MAX_DAYS.into(), ""))
+        {
             None => Ok(None),
-            Some(Json::Number(text)) if matches!(text.parse::<u32>(), Ok(1..=MAX_DAYS)) => {
-                Ok(text.parse().ok())
-            }
-            Some(other) => Err(invalid(format!(
-                "`{name}` must be a whole number of days from 1 to {MAX_DAYS}, not {}",
-                unexpected(&other)
+            Some(Ok(days @ 1..)) => Ok(Some(days as u32)),
+            Some(_) => Err(invalid(format!(
+                "`{name}` must be a whole number of days from 1 to {MAX_DAYS}"
             ))),
         }
     }
@@ -263,12 +263,16 @@ pub const MAX_ITEMS_CAP: u32 = 1000;
 
 /// `maxItems`: 1..=1000 when given.
 pub fn max_items(value: Option<u32>) -> Result<Option<u32>, CallError> {
+    max_items_up_to(value, MAX_ITEMS_CAP)
+}
+
+/// `maxItems`: 1..=`cap` when given.
+pub fn max_items_up_to(value: Option<u32>, cap: u32) -> Result<Option<u32>, CallError> {
     match value {
-        None => Ok(None),
-        Some(max @ 1..=MAX_ITEMS_CAP) => Ok(Some(max)),
-        Some(other) => Err(CallError::InvalidArguments(format!(
-            "`maxItems` must be between 1 and {MAX_ITEMS_CAP}, not {other}"
+        Some(max) if max == 0 || max > cap => Err(CallError::InvalidArguments(format!(
+            "`maxItems` must be between 1 and {cap}, not {max}"
         ))),
+        other => Ok(other),
     }
 }
 

@@ -21,15 +21,14 @@ pub const TOOL: Tool = Tool {
     name: "list_returns",
     title: "List returns",
     description: "Lists the merchant's Ingrid returns, ascending by return id, optionally filtered \
-by lifecycle status (one or several of AWAITING_RETURN, IN_TRANSIT, AWAITING_REFUND, \
-AWAITING_EXCHANGE, COMPLETED), by Ingrid order id, by query (order number or customer email), by \
-creation or last-update time (from/to, or within the last N days), all filtered by Ingrid. Each \
-row gives the return id, order, status, resolution (REFUND or EXCHANGE), units returned and their \
-value with currency; the result adds counts by status. One page by default; with maxItems (up to \
-1000) it pages for you and says if it stopped early. sortBy (createdAt, updatedAt, itemsValue, \
-itemQuantity) sorts the rows this call read, not the whole list: the text says when more exist. \
-When nextCursor is not null, pass it as cursor to continue. Read-only: it never changes anything. \
-Use get_return for a return's items and comments; summarize_returns for totals over a window.",
+by status (one or several of AWAITING_RETURN, IN_TRANSIT, AWAITING_REFUND, AWAITING_EXCHANGE, \
+COMPLETED), Ingrid order id, query (order number or customer email), creation or last-update \
+time (from/to, or within the last N days). Each row gives the return id, order, status, \
+resolution (REFUND or EXCHANGE), units returned and their value with currency; the result adds \
+counts by status. One page by default; with maxItems (up to 1000) it pages for you and says if \
+it stopped early. sortBy sorts only the rows this call read; the text says when more exist. \
+When nextCursor is not null, pass it as cursor to continue. Read-only. Use get_return for a \
+return's items and comments, summarize_returns for totals.",
     input_schema: schema!("list_returns.input.json"),
     output_schema: schema!("list_returns.output.json"),
     effect: Effect::Read,
@@ -125,38 +124,36 @@ fn run(
 
 fn summarise(paged: &Paged<Return>, sort: Option<Sort>) -> Result<Output, Overflow> {
     let mut counts_by_status = Tally::default();
-    let keyed = paged
+    let mut keys = Vec::new();
+    let rows = paged
         .rows
         .iter()
         .map(|ret| {
             *counts_by_status.entry(&ret.status) += 1;
             let value = ret.items_value()?;
-            let key = match sort.map(|sort| sort.key) {
+            keys.push(match sort.map(|sort| sort.key) {
                 Some("updatedAt") => SortValue::time(ret.updated_at.as_deref()),
                 Some("itemsValue") => SortValue::Amount(value),
                 Some("itemQuantity") => SortValue::Count(ret.item_quantity()),
                 _ => SortValue::time(Some(&ret.created_at)),
-            };
-            Ok((
-                key,
-                Row {
-                    id: ret.id,
-                    order_id: ret.order_id,
-                    order_number: ret.order_number.clone(),
-                    status: ret.status.clone(),
-                    resolution: ret.resolution.clone(),
-                    created_at: ret.created_at.clone(),
-                    updated_at: ret.updated_at.clone(),
-                    currency_code: ret.currency_code.clone(),
-                    item_quantity: ret.item_quantity(),
-                    items_value: money(value),
-                },
-            ))
+            });
+            Ok(Row {
+                id: ret.id,
+                order_id: ret.order_id,
+                order_number: ret.order_number.clone(),
+                status: ret.status.clone(),
+                resolution: ret.resolution.clone(),
+                created_at: ret.created_at.clone(),
+                updated_at: ret.updated_at.clone(),
+                currency_code: ret.currency_code.clone(),
+                item_quantity: ret.item_quantity(),
+                items_value: money(value),
+            })
         })
-        .collect::<Result<Vec<(SortValue, Row)>, Overflow>>()?;
+        .collect::<Result<Vec<Row>, Overflow>>()?;
     let (returns, sorted) = match sort {
         Some(sort) => (
-            filters::sort_rows(keyed, sort),
+            filters::sort_rows(&keys, rows, sort),
             Some(filters::describe_sort(
                 sort,
                 paged.rows.len(),
@@ -164,7 +161,7 @@ fn summarise(paged: &Paged<Return>, sort: Option<Sort>) -> Result<Output, Overfl
                 paged.next_cursor.is_some(),
             )),
         ),
-        None => (keyed.into_iter().map(|(_, row)| row).collect(), None),
+        None => (rows, None),
     };
     Ok(Output {
         count: returns.len(),

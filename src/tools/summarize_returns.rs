@@ -4,6 +4,8 @@
 
 use crate::prelude::*;
 
+use core::fmt::Write as _;
+
 use serde::Serialize;
 
 use super::paging::{self, PageRequest, Paged, Stop};
@@ -25,17 +27,15 @@ const TOP_SKUS: usize = 10;
 pub const TOOL: Tool = Tool {
     name: "summarize_returns",
     title: "Summarize returns",
-    description: "Answers analysis questions over a window of the merchant's Ingrid returns \
-(created or last updated from/to, or within the last N days; optionally by status, one or \
-several, and by query on order number or customer email): counts by status, resolution and \
-reason (in units), the top SKUs by returned units, the returned value per currency, the refund \
-transactions of these returns by status with totals per currency, approved against rejected \
-units, and the median and 90th percentile of days from created to completed (nearest rank). \
-Money is exact and never summed across currencies. It reads up to maxItems returns (default and \
-most 5000) and states its coverage: if coverage.complete is false, call again with the same \
-arguments and cursor set to coverage.nextCursor, then add the counts and per-currency sums of \
-the calls (they cover disjoint returns); top SKUs, median and percentile are per call. \
-Read-only: it never changes anything.",
+    description: "Summarises the merchant's Ingrid returns over a window (created or updated \
+from/to, or within the last N days; optionally by status, one or several, and by query on order \
+number or customer email): counts by status, resolution and reason (units), top SKUs by units, \
+returned value per currency, the refund transactions of these returns by status with totals per \
+currency, approved against rejected units, and median and 90th percentile days from created to \
+completed (nearest rank). Money is exact and never summed across currencies. It reads up to \
+maxItems returns (default and most 5000); when coverage.complete is false, call again with the \
+same arguments and cursor = coverage.nextCursor, and add up the counts and per-currency sums of \
+the calls (they cover different returns); top SKUs and days are per call. Read-only.",
     input_schema: schema!("summarize_returns.input.json"),
     output_schema: schema!("summarize_returns.output.json"),
     effect: Effect::Read,
@@ -65,10 +65,10 @@ struct Output {
     returns: usize,
     counts_by_status: Tally<usize>,
     counts_by_resolution: Tally<usize>,
-    units_by_reason: Tally<u64>,
+    units_by_reason: Tally<usize>,
     top_skus: Vec<SkuRow>,
     returned_value_by_currency: Tally<String>,
-    item_units_by_status: Tally<u64>,
+    item_units_by_status: Tally<usize>,
     refund_transactions: Refunds,
     days_to_complete: Option<DaysToComplete>,
 }
@@ -88,14 +88,14 @@ struct Coverage {
 #[serde(rename_all = "camelCase")]
 struct SkuRow {
     sku: String,
-    units: u64,
-    returns: u64,
+    units: usize,
+    returns: usize,
 }
 
 #[derive(Debug, Default)]
 struct SkuCount {
-    units: u64,
-    returns: u64,
+    units: usize,
+    returns: usize,
     last_return: u64,
 }
 
@@ -114,8 +114,6 @@ struct DaysToComplete {
     completed: usize,
     median_days: String,
     p90_days: String,
-    median_seconds: u64,
-    p90_seconds: u64,
 }
 
 fn run(
@@ -131,15 +129,8 @@ fn run(
     filters::push_window(&mut arguments, &mut filters, &filters::CREATED, now)?;
     filters::push_window(&mut arguments, &mut filters, &filters::UPDATED, now)?;
     let cursor = arguments.opt_string("cursor")?;
-    let max_items = match arguments.opt_u32("maxItems")? {
-        None => MAX_ROWS,
-        Some(max @ 1..=MAX_ROWS) => max,
-        Some(other) => {
-            return Err(CallError::InvalidArguments(format!(
-                "`maxItems` must be between 1 and {MAX_ROWS}, not {other}"
-            )));
-        }
-    };
+    let max_items =
+        args::max_items_up_to(arguments.opt_u32("maxItems")?, MAX_ROWS)?.unwrap_or(MAX_ROWS);
     let request = PageRequest::pages(CURSOR_KIND, cursor.as_deref(), max_items)?;
 
     let returns: Paged<Return> = match paging::fetch(
@@ -195,11 +186,12 @@ fn fetch_refunds(
         &request,
     )
     .map_err(|error| error.to_string())?;
-    let mut ids: Vec<u64> = returns.iter().map(|ret| ret.id).collect();
-    ids.sort_unstable();
-    paged
-        .rows
-        .retain(|refund| ids.binary_search(&refund.return_id).is_ok());
+    // The returns were read ascending by id (M2).
+    paged.rows.retain(|refund| {
+        returns
+            .binary_search_by_key(&refund.return_id, |ret| ret.id)
+            .is_ok()
+    });
     Ok(paged)
 }
 
@@ -209,10 +201,10 @@ fn summarise(
 ) -> Result<Output, Overflow> {
     let mut counts_by_status = Tally::default();
     let mut counts_by_resolution = Tally::default();
-    let mut units_by_reason: Tally<u64> = Tally::default();
+    let mut units_by_reason: Tally<usize> = Tally::default();
     let mut skus: Tally<SkuCount> = Tally::default();
     let mut value: Tally<Money> = Tally::default();
-    let mut item_units_by_status: Tally<u64> = Tally::default();
+    let mut item_units_by_status: Tally<usize> = Tally::default();
     let mut durations: Vec<u64> = Vec::new();
     for ret in &returns.rows {
         *counts_by_status.entry(&ret.status) += 1;
@@ -220,12 +212,14 @@ fn summarise(
         let total = value.entry(&ret.currency_code);
         *total = total.checked_add(ret.items_value()?)?;
         for item in &ret.items {
-            let units = u64::from(item.quantity);
-            *units_by_reason.entry(item.reason.as_deref().unwrap_or("UNKNOWN")) += units;
-            *item_units_by_status.entry(item.status.as_deref().unwrap_or("UNKNOWN")) += units;
+            let units = item.quantity as usize;
+            let reason = units_by_reason.entry(item.reason.as_deref().unwrap_or("UNKNOWN"));
+            *reason = reason.saturating_add(units);
+            let status = item_units_by_status.entry(item.status.as_deref().unwrap_or("UNKNOWN"));
+            *status = status.saturating_add(units);
             if let Some(sku) = &item.sku {
                 let count = skus.entry(sku);
-                count.units += units;
+                count.units = count.units.saturating_add(units);
                 if count.returns == 0 || count.last_return != ret.id {
                     count.returns += 1;
                     count.last_return = ret.id;
@@ -240,17 +234,18 @@ fn summarise(
             durations.push(seconds);
         }
     }
-    let mut top_skus: Vec<SkuRow> = skus
-        .iter()
-        .map(|(sku, count)| SkuRow {
+    let skus: Vec<(&str, &SkuCount)> = skus.iter().collect();
+    // Stable: equal units keep SKU order.
+    let most = filters::order(skus.len(), &|a, b| skus[b].1.units.cmp(&skus[a].1.units));
+    let mut top_skus = Vec::with_capacity(TOP_SKUS);
+    for &index in most.iter().take(TOP_SKUS) {
+        let (sku, count) = skus[index];
+        top_skus.push(SkuRow {
             sku: sku.to_string(),
             units: count.units,
             returns: count.returns,
-        })
-        .collect();
-    // Stable: equal units keep SKU order.
-    top_skus.sort_by_key(|row| core::cmp::Reverse(row.units));
-    top_skus.truncate(TOP_SKUS);
+        });
+    }
 
     let mut refund_counts = Tally::default();
     let mut refund_totals: Tally<Tally<Money>> = Tally::default();
@@ -288,20 +283,18 @@ fn summarise(
 
 /// Median and 90th percentile by nearest rank: the value at rank ⌈p × n / 100⌉ of the sorted
 /// durations.
-fn days_to_complete(mut durations: Vec<u64>) -> Option<DaysToComplete> {
+fn days_to_complete(durations: Vec<u64>) -> Option<DaysToComplete> {
     if durations.is_empty() {
         return None;
     }
-    durations.sort_unstable();
+    let shortest = filters::order(durations.len(), &|a, b| durations[a].cmp(&durations[b]));
     let count = durations.len();
-    let rank = |percent: usize| durations[(percent * count).div_ceil(100).max(1) - 1];
+    let rank = |percent: usize| durations[shortest[(percent * count).div_ceil(100).max(1) - 1]];
     let (median, p90) = (rank(50), rank(90));
     Some(DaysToComplete {
         completed: count,
         median_days: days(median),
         p90_days: days(p90),
-        median_seconds: median,
-        p90_seconds: p90,
     })
 }
 
@@ -311,111 +304,93 @@ fn days(seconds: u64) -> String {
     format!("{}.{}", tenths / 10, tenths % 10)
 }
 
-fn counts<V: core::fmt::Display>(tally: &Tally<V>, limit: usize) -> String {
-    let listed: Vec<String> = tally
-        .iter()
-        .take(limit)
-        .map(|(key, value)| format!("{} {value}", text::clean(key, 40)))
-        .collect();
-    listed.join(", ")
-}
-
-fn amounts(totals: &Tally<String>) -> String {
-    let listed: Vec<String> = totals
-        .iter()
-        .map(|(currency, total)| format!("{total} {}", text::clean(currency, 5)))
-        .collect();
-    listed.join(", ")
+/// "49.95 EUR, 230.10 SEK" after `text`.
+fn amounts(text: &mut String, totals: &Tally<String>) {
+    for (index, (currency, total)) in totals.iter().enumerate() {
+        let separator = if index == 0 { "" } else { ", " };
+        let _ = write!(text, "{separator}{total} {}", text::clean(currency, 5));
+    }
 }
 
 fn render(output: &Output, filters: &[(&str, String)]) -> String {
     let coverage = &output.coverage;
-    let scope = if coverage.complete {
-        "all that match".to_string()
-    } else {
-        format!(
-            "NOT all that match ({}): call again with cursor \"{}\" and add up the counts and sums",
-            coverage.stopped_early.as_deref().unwrap_or("stopped early"),
-            coverage.next_cursor.as_deref().unwrap_or_default()
-        )
-    };
-    let mut lines = vec![format!(
-        "{} returns{} read, {scope}.",
+    let mut out = format!(
+        "{} returns{} read, ",
         text::count(output.returns),
         text::describe_filters(filters)
-    )];
-    if output.returns == 0 {
-        return lines.join("\n");
+    );
+    match &coverage.next_cursor {
+        None => out.push_str("all that match."),
+        Some(cursor) => {
+            let _ = write!(
+                out,
+                "NOT all that match ({}): call again with cursor \"{cursor}\" and add up the \
+                 counts and sums.",
+                coverage.stopped_early.as_deref().unwrap_or("stopped early"),
+            );
+        }
     }
-    lines.push(format!(
-        "By status: {}. By resolution: {}.",
-        counts(&output.counts_by_status, usize::MAX),
-        counts(&output.counts_by_resolution, usize::MAX)
-    ));
-    let mut reasons: Vec<(&str, &u64)> = output.units_by_reason.iter().collect();
-    reasons.sort_by(|left, right| right.1.cmp(left.1));
-    let reasons: Vec<String> = reasons
-        .iter()
-        .map(|(reason, units)| format!("{} {units}", text::clean(reason, 40)))
-        .collect();
-    lines.push(format!("Units by reason: {}.", reasons.join(", ")));
-    let skus: Vec<String> = output
-        .top_skus
-        .iter()
-        .take(5)
-        .map(|row| {
-            format!(
-                "{} {} units in {} returns",
-                text::clean(&row.sku, 40),
-                row.units,
-                row.returns
-            )
-        })
-        .collect();
-    lines.push(format!("Top SKUs: {}.", skus.join("; ")));
-    lines.push(format!(
-        "Returned value: {} (per currency, never summed across currencies).",
-        amounts(&output.returned_value_by_currency)
-    ));
-    lines.push(format!(
-        "Item units by inspection: {}.",
-        counts(&output.item_units_by_status, usize::MAX)
-    ));
+    if output.returns == 0 {
+        return out;
+    }
+    let _ = write!(
+        out,
+        "\nBy status: {}. By resolution: {}.\nUnits by reason:",
+        text::describe_counts(&output.counts_by_status),
+        text::describe_counts(&output.counts_by_resolution)
+    );
+    let reasons: Vec<(&str, &usize)> = output.units_by_reason.iter().collect();
+    let most = filters::order(reasons.len(), &|a, b| reasons[b].1.cmp(reasons[a].1));
+    for (position, &index) in most.iter().enumerate() {
+        let separator = if position == 0 { " " } else { ", " };
+        let (reason, units) = reasons[index];
+        let _ = write!(out, "{separator}{} {units}", text::clean(reason, 40));
+    }
+    out.push_str(".\nTop SKUs:");
+    for (position, row) in output.top_skus.iter().take(5).enumerate() {
+        let separator = if position == 0 { " " } else { "; " };
+        let _ = write!(
+            out,
+            "{separator}{} {} units in {} returns",
+            text::clean(&row.sku, 40),
+            row.units,
+            row.returns
+        );
+    }
+    out.push_str(".\nReturned value: ");
+    amounts(&mut out, &output.returned_value_by_currency);
     let refunds = &output.refund_transactions;
-    let by_status: Vec<String> = refunds
+    let _ = write!(
+        out,
+        " (per currency, never summed across currencies).\nItem units by inspection: {}.\n\
+         Refund transactions of these returns: {}",
+        text::describe_counts(&output.item_units_by_status),
+        refunds.count
+    );
+    for (position, ((status, totals), (_, count))) in refunds
         .totals_by_status
         .iter()
-        .map(|(status, totals)| {
-            let count = refunds
-                .counts_by_status
-                .iter()
-                .find(|(key, _)| key == &status)
-                .map_or(0, |(_, count)| *count);
-            format!("{} {count} ({})", text::clean(status, 30), amounts(totals))
-        })
-        .collect();
-    let refunds_scope = if coverage.refund_transactions_complete {
-        ""
-    } else {
-        " (refund list cut short: these are partial)"
-    };
-    lines.push(format!(
-        "Refund transactions of these returns: {}{}{refunds_scope}.",
-        refunds.count,
-        if by_status.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", by_status.join("; "))
-        }
-    ));
+        .zip(refunds.counts_by_status.iter())
+        .enumerate()
+    {
+        let separator = if position == 0 { ": " } else { "; " };
+        let _ = write!(out, "{separator}{} {count} (", text::clean(status, 30));
+        amounts(&mut out, totals);
+        out.push(')');
+    }
+    if !coverage.refund_transactions_complete {
+        out.push_str(" (refund list cut short: these are partial)");
+    }
+    out.push('.');
     if let Some(days) = &output.days_to_complete {
-        lines.push(format!(
-            "Created to completed: median {} days, 90th percentile {} days, over {} completed \
+        let _ = write!(
+            out,
+            "\nCreated to completed: median {} days, 90th percentile {} days, over {} completed \
              returns (nearest rank).",
             days.median_days, days.p90_days, days.completed
-        ));
+        );
     }
-    lines.join("\n")
+    out
 }
 
 #[cfg(test)]

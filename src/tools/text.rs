@@ -66,15 +66,11 @@ pub fn describe_counts(counts: &super::tally::Tally<usize>) -> String {
 
 /// A count with thousands separated by commas ("1,000").
 pub fn count(value: usize) -> String {
-    let digits = value.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
+    if value < 1000 {
+        value.to_string()
+    } else {
+        format!("{},{:03}", count(value / 1000), value % 1000)
     }
-    out
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The Ingrid Returns simulator: the *modelled* Ingrid Returns Public API
-//! (docs/ARCHITECTURE.md, M1-M14) as a real HTTP server on loopback, with deterministic seed data
+//! (docs/ARCHITECTURE.md, M1-M16) as a real HTTP server on loopback, with deterministic seed data
 //! and the model's lifecycle rules.
 //!
 //! Start it with [`start`]; it runs on the current tokio runtime until [`SimulatorHandle::shutdown`]
