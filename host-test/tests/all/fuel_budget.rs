@@ -25,11 +25,11 @@ const HEADROOM_PERCENT: u64 = 110;
 
 /// Fuel per call as recorded: (label, fuel). Printed by a run with `DEMA_FUEL_RECORD=1`.
 const RECORDED: &[(&str, u64)] = &[
-    ("list_returns IN_TRANSIT limit 5", 782_536),
-    ("get_return 50001", 329_830),
-    ("list_orders maxItems 200", 25_053_558),
-    ("list_refund_transactions PENDING limit 1", 116_464),
-    ("mark_refund_externally_refunded proposal", 209_224),
+    ("list_returns IN_TRANSIT limit 5", 811_850),
+    ("get_return 50001", 334_417),
+    ("list_orders maxItems 200", 25_049_742),
+    ("list_refund_transactions PENDING limit 1", 117_362),
+    ("mark_refund_externally_refunded proposal", 212_029),
 ];
 
 /// Runs one call and returns its fuel.
