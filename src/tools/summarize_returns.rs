@@ -172,17 +172,17 @@ fn fetch_refunds(
             stop: Stop::EndOfList,
         });
     };
-    let from = u64::try_from(earliest)
-        .ok()
-        .and_then(rfc3339::format_utc)
-        .unwrap_or_default();
+    let mut filters = Vec::new();
+    if let Some(from) = u64::try_from(earliest).ok().and_then(rfc3339::format_utc) {
+        filters.push((query::CREATED_FROM, from));
+    }
     let request =
         PageRequest::pages("refunds", None, MAX_ROWS).map_err(|error| error.to_string())?;
     let mut paged: Paged<RefundTransaction> = paging::fetch(
         client,
         Endpoint::ListRefundTransactions,
         Subject::RefundTransactions,
-        &[(query::CREATED_FROM, from)],
+        &filters,
         &request,
     )
     .map_err(|error| error.to_string())?;
