@@ -173,6 +173,16 @@ impl Money {
         })
     }
 
+    /// Compares amounts exactly whatever their decimals; amounts too large to bring to the same
+    /// number of decimals compare equal.
+    pub fn compare(self, other: Money) -> core::cmp::Ordering {
+        let scale = self.scale.max(other.scale);
+        match (self.rescaled(scale), other.rescaled(scale)) {
+            (Ok(left), Ok(right)) => left.mantissa.cmp(&right.mantissa),
+            _ => core::cmp::Ordering::Equal,
+        }
+    }
+
     /// Decimal notation with at least two decimals ("499.00", "-0.10", "0.00000506").
     pub fn to_text(self) -> String {
         let scale = self.scale.max(2) as usize;

@@ -419,6 +419,7 @@ async fn run() {
     start_up(&host_runtime, &cache_dir).await;
     bulk(&host_runtime, &cache, &simulator).await;
     concurrency(&host_runtime, &cache, &cases, &answers).await;
+    summary(&host_runtime, &cache, &simulator).await;
     let _ = base_url;
     simulator.shutdown().await;
 }
@@ -937,4 +938,72 @@ async fn concurrency(
         }
         println!("| {threads} | {:.0} |", total as f64 / window.as_secs_f64());
     }
+}
+
+// ---------- g. summarize_returns (issue 13) ----------
+
+/// `summarize_returns` over 3,000 returns of the bulk seed, end to end on loopback: the
+/// component in the host, 30 pages of returns and the refund list, against the call's default
+/// deadline; natively for the ratio.
+async fn summary(runtime: &Arc<Runtime>, cache: &CompileCache, simulator: &SimulatorHandle) {
+    const ARGS: &str = r#"{"maxItems":3000}"#;
+    println!(
+        "\n## g. summarize_returns over 3,000 returns (maxItems 3000), end to end on loopback"
+    );
+    let session = session(
+        runtime,
+        cache,
+        Target::Development(simulator.base_url()),
+        None,
+        "summary",
+    )
+    .await;
+    let mut fuel = 0;
+    let mut peak = 0usize;
+    let mut read = Value::Null;
+    let mut samples = Vec::new();
+    // One untimed round, then the timed ones.
+    for round in 0..=rounds(10).min(10) {
+        let started = Instant::now();
+        let (call, report) = host_call(&session, "summarize_returns", ARGS).await;
+        let elapsed = started.elapsed();
+        check_host_answer("summarize_returns", &call);
+        if round > 0 {
+            samples.push(elapsed);
+        }
+        fuel = report.fuel_used;
+        peak = peak.max(report.memory_peak_bytes);
+        if let ToolCall::Result(result) = &call {
+            let output: Value =
+                serde_json::from_str(result.structured.as_deref().unwrap_or("null"))
+                    .unwrap_or_default();
+            read = output["coverage"]["returnsRead"].clone();
+        }
+    }
+    let host = median(samples);
+    let sender = native_connection(simulator.addr()).await;
+    let transport = net_transport(simulator, sender, false);
+    let base_url = simulator.base_url();
+    let native = tokio::task::spawn_blocking(move || {
+        measure(1, rounds(10).min(10), || {
+            native_call(&transport, &base_url, "summarize_returns", ARGS);
+        })
+    })
+    .await
+    .unwrap_or_else(|e| panic!("native summary: {e}"));
+    let deadline = Limits::default().deadline;
+    println!(
+        "| returns read | native | host | ratio | fuel | guest peak memory | default deadline |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| {read} | {} | {} | {} | {fuel} | {:.1} MiB | {} ({:.1}% used) |",
+        ms(native),
+        ms(host),
+        ratio(host, native),
+        peak as f64 / (1 << 20) as f64,
+        ms(deadline),
+        host.as_secs_f64() * 100.0 / deadline.as_secs_f64()
+    );
+    session.shutdown().await;
 }

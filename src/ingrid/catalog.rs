@@ -4,7 +4,7 @@
 //! Known from Ingrid's public documentation: the `x-api-key` header, the host
 //! `https://api.turnr.se`, paths under `/merchant/`, `GET /merchant/return` with an `afterId`
 //! parameter, and the return lifecycle (docs/ARCHITECTURE.md, K1, K4-K6). Everything else here
-//! is MODELLED (docs/ARCHITECTURE.md, M1-M14): correcting it against Ingrid's full reference is
+//! is MODELLED (docs/ARCHITECTURE.md, M1-M16): correcting it against Ingrid's full reference is
 //! a change to this file, the models and the simulator.
 
 use crate::prelude::*;
@@ -30,7 +30,7 @@ pub const RETRY_AFTER_HEADER: &str = "retry-after";
 pub const LIST_LIMIT_DEFAULT: u32 = 50;
 pub const LIST_LIMIT_MAX: u32 = 100;
 
-/// Query parameter names. `afterId` is known (K5); the filters are modelled (M3).
+/// Query parameter names. `afterId` is known (K5); the filters are modelled (M3, M15).
 pub mod query {
     pub const AFTER_ID: &str = "afterId";
     pub const LIMIT: &str = "limit";
@@ -40,7 +40,16 @@ pub mod query {
     pub const RETURN_ID: &str = "returnId";
     pub const CREATED_FROM: &str = "createdFrom";
     pub const CREATED_TO: &str = "createdTo";
+    /// Modelled (M15): returns by last update, RFC 3339, both inclusive.
+    pub const UPDATED_FROM: &str = "updatedFrom";
+    pub const UPDATED_TO: &str = "updatedTo";
+    /// Modelled (M15): on returns and orders, a case-insensitive substring of the order number
+    /// or of the order's customer email.
+    pub const QUERY: &str = "query";
 }
+
+/// Modelled (M15): `status` takes several values, comma-separated, matching any of them.
+pub const STATUS_SEPARATOR: &str = ",";
 
 /// Return statuses of the known lifecycle (K6).
 pub mod return_status {

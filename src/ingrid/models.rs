@@ -103,6 +103,8 @@ pub struct Return {
     pub resolution: Option<String>,
     pub created_at: String,
     pub updated_at: Option<String>,
+    /// Modelled (M16): when the return became COMPLETED; null before.
+    pub completed_at: Option<String>,
     pub currency_code: String,
     pub items: Vec<ReturnItem>,
     pub tracking_number: Option<String>,
@@ -132,6 +134,7 @@ impl Read for Return {
             resolution: fields.opt_string("resolution")?,
             created_at: fields.string("createdAt")?,
             updated_at: fields.opt_string("updatedAt")?,
+            completed_at: fields.opt_string("completedAt")?,
             currency_code: fields.string("currencyCode")?,
             items: fields.objects("items")?,
             tracking_number: fields.opt_string("trackingNumber")?,

@@ -10,6 +10,9 @@ use crate::api::CallError;
 use crate::ingrid::catalog;
 use crate::ingrid::json::Json;
 
+/// The most days a `...WithinDays` argument may count back (ten years).
+pub const MAX_DAYS: u32 = 3650;
+
 /// The arguments are not an object.
 pub const NOT_AN_OBJECT: &str = "arguments must be a JSON object";
 
@@ -94,6 +97,40 @@ impl<'a> Object<'a> {
             None => Ok(None),
             Some(Json::String(text)) => Ok(Some(text.into_owned())),
             Some(other) => Err(invalid_type(&other, "a string")),
+        }
+    }
+
+    /// One string or an array of strings (at least one); `None` when absent or null.
+    pub fn opt_strings(&mut self, name: &str) -> Result<Option<Vec<String>>, CallError> {
+        let values = match self.take(name) {
+            None => return Ok(None),
+            Some(Json::String(text)) => vec![text.into_owned()],
+            Some(Json::Array(items)) => items
+                .into_iter()
+                .map(|item| match item {
+                    Json::String(text) => Ok(text.into_owned()),
+                    other => Err(invalid_type(&other, "a string")),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(other) => return Err(invalid_type(&other, "a string or an array of strings")),
+        };
+        if values.is_empty() {
+            return Err(invalid(format!("`{name}` must name at least one value")));
+        }
+        Ok(Some(values))
+    }
+
+    /// A number of days, 1 to [`MAX_DAYS`], named in the message when it is not.
+    pub fn opt_days(&mut self, name: &str) -> Result<Option<u32>, CallError> {
+        match self
+            .take(name)
+            .map(|value| whole(&value, MAX_DAYS.into(), ""))
+        {
+            None => Ok(None),
+            Some(Ok(days @ 1..)) => Ok(Some(days as u32)),
+            Some(_) => Err(invalid(format!(
+                "`{name}` must be a whole number of days from 1 to {MAX_DAYS}"
+            ))),
         }
     }
 
@@ -228,12 +265,16 @@ pub const MAX_ITEMS_CAP: u32 = 1000;
 
 /// `maxItems`: 1..=1000 when given.
 pub fn max_items(value: Option<u32>) -> Result<Option<u32>, CallError> {
+    max_items_up_to(value, MAX_ITEMS_CAP)
+}
+
+/// `maxItems`: 1..=`cap` when given.
+pub fn max_items_up_to(value: Option<u32>, cap: u32) -> Result<Option<u32>, CallError> {
     match value {
-        None => Ok(None),
-        Some(max @ 1..=MAX_ITEMS_CAP) => Ok(Some(max)),
-        Some(other) => Err(CallError::InvalidArguments(format!(
-            "`maxItems` must be between 1 and {MAX_ITEMS_CAP}, not {other}"
+        Some(max) if max == 0 || max > cap => Err(CallError::InvalidArguments(format!(
+            "`maxItems` must be between 1 and {cap}, not {max}"
         ))),
+        other => Ok(other),
     }
 }
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::paging::{self, PageRequest, Paged};
 use super::tally::Tally;
-use super::{Tool, args, failure, success, text};
+use super::{Tool, args, failure, filters, success, text};
 use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{Endpoint, query};
@@ -22,7 +22,9 @@ pub const TOOL: Tool = Tool {
     name: "list_orders",
     title: "List orders",
     description: "Lists the merchant's orders known to Ingrid Returns, ascending by order id, \
-optionally filtered by creation time or by the merchant's own order number (e.g. DM-200075). \
+optionally filtered by creation time (from/to, or within the last N days), by the merchant's own \
+order number (exact, e.g. DM-200075) or by query (order number or customer email), all filtered by \
+Ingrid. \
 Each row gives the integer order id, order number, creation time, units and total amount with \
 currency; the result adds the count and total per currency. Customer details are not listed: \
 use get_order for one order. One page by default; with maxItems (up to 1000) it pages for you \
@@ -37,39 +39,16 @@ Read-only: it never changes anything.",
     run,
 };
 
-#[derive(Debug)]
-struct Arguments {
-    created_from: Option<String>,
-    created_to: Option<String>,
-    order_number: Option<String>,
-    cursor: Option<String>,
-    limit: Option<u32>,
-    max_items: Option<u32>,
-}
-
-impl Arguments {
-    fn read(arguments: Json) -> Result<Self, CallError> {
-        let mut arguments = args::Object::new(
-            arguments,
-            &[
-                "createdFrom",
-                "createdTo",
-                "orderNumber",
-                "cursor",
-                "limit",
-                "maxItems",
-            ],
-        )?;
-        Ok(Arguments {
-            created_from: arguments.opt_string("createdFrom")?,
-            created_to: arguments.opt_string("createdTo")?,
-            order_number: arguments.opt_string("orderNumber")?,
-            cursor: arguments.opt_string("cursor")?,
-            limit: arguments.opt_u32("limit")?,
-            max_items: arguments.opt_u32("maxItems")?,
-        })
-    }
-}
+const ARGUMENTS: &[&str] = &[
+    "createdFrom",
+    "createdTo",
+    "createdWithinDays",
+    "orderNumber",
+    "query",
+    "cursor",
+    "limit",
+    "maxItems",
+];
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -104,22 +83,24 @@ fn run(
     _ctx: &CallContext,
     arguments: Json,
 ) -> Result<ToolOutcome, CallError> {
-    let arguments = Arguments::read(arguments)?;
-    let page_request = PageRequest::from_arguments(
-        CURSOR_KIND,
-        arguments.cursor.as_deref(),
-        arguments.limit,
-        arguments.max_items,
-    )?;
+    let mut arguments = args::Object::new(arguments, ARGUMENTS)?;
+    let now = client.transport().wall_clock_unix_secs();
     let mut filters: Vec<(&str, String)> = Vec::new();
-    args::push_created_range(&mut filters, arguments.created_from, arguments.created_to)?;
+    filters::push_window(&mut arguments, &mut filters, &filters::CREATED, now)?;
     if let Some(number) = args::text(
         "orderNumber",
-        arguments.order_number,
+        arguments.opt_string("orderNumber")?,
         ORDER_NUMBER_MAX_CHARS,
     )? {
         filters.push((query::ORDER_NUMBER, number));
     }
+    filters::push_query(&mut arguments, &mut filters)?;
+    let page_request = PageRequest::from_arguments(
+        CURSOR_KIND,
+        arguments.opt_string("cursor")?.as_deref(),
+        arguments.opt_u32("limit")?,
+        arguments.opt_u32("maxItems")?,
+    )?;
 
     let paged: Paged<Order> = match paging::fetch(
         client,
@@ -281,6 +262,27 @@ mod tests {
                 .starts_with("0 orders matching orderNumber=DM-200075."),
             "{}",
             result.text
+        );
+    }
+
+    #[test]
+    fn query_and_created_within_days_are_sent() {
+        let transport = ScriptedTransport::new(vec![json(200, "[]")]);
+        let args = r#"{"createdWithinDays":1,"query":"DM-2002"}"#;
+        let result = expect_result(call_tool(&transport, "list_orders", args, &context()));
+        assert!(!result.is_error, "{}", result.text);
+        assert_eq!(
+            transport.urls(),
+            [
+                "https://ingrid.test/merchant/order?createdFrom=2026-11-17T11%3A06%3A40Z&query=DM-2002&limit=50"
+            ]
+        );
+        let transport = ScriptedTransport::new(vec![]);
+        let args = r#"{"createdWithinDays":1,"createdFrom":"2026-11-01T00:00:00Z"}"#;
+        let outcome = call_tool(&transport, "list_orders", args, &context());
+        assert!(
+            matches!(&outcome, Err(crate::api::CallError::InvalidArguments(m)) if m.contains("createdWithinDays")),
+            "{outcome:?}"
         );
     }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::get_refund_transaction::{RefundView, describe};
 use super::paging::{self, PageRequest, Paged};
 use super::tally::Tally;
-use super::{Tool, args, failure, success, text};
+use super::{Tool, args, failure, filters, success, text};
 use crate::api::{CallContext, CallError, Effect, ToolOutcome};
 use crate::ingrid::IngridClient;
 use crate::ingrid::catalog::{self, Endpoint, query, refund_status};
@@ -22,8 +22,9 @@ pub const TOOL: Tool = Tool {
     name: "list_refund_transactions",
     title: "List refund transactions",
     description: "Lists the merchant's Ingrid refund transactions, ascending by id, optionally \
-filtered by return id, order id, status (PENDING, REFUNDED, EXTERNALLY_REFUNDED, FAILED) or \
-creation time. Each row gives the refund id, return, order, amount with currency, status, method \
+filtered by return id, order id, status (one or several of PENDING, REFUNDED, \
+EXTERNALLY_REFUNDED, FAILED) or creation time (from/to, or within the last N days), all filtered \
+by Ingrid. Each row gives the refund id, return, order, amount with currency, status, method \
 and dates; the result adds counts by status and the total still PENDING per currency (what the \
 merchant owes). One page by default; with maxItems (up to 1000) it pages for you and says if it \
 stopped early. When nextCursor is not null, pass it as cursor to continue. Read-only: it never \
@@ -37,45 +38,17 @@ changes anything.",
     run,
 };
 
-#[derive(Debug)]
-struct Arguments {
-    return_id: Option<u64>,
-    order_id: Option<u64>,
-    status: Option<String>,
-    created_from: Option<String>,
-    created_to: Option<String>,
-    cursor: Option<String>,
-    limit: Option<u32>,
-    max_items: Option<u32>,
-}
-
-impl Arguments {
-    fn read(arguments: Json) -> Result<Self, CallError> {
-        let mut arguments = args::Object::new(
-            arguments,
-            &[
-                "returnId",
-                "orderId",
-                "status",
-                "createdFrom",
-                "createdTo",
-                "cursor",
-                "limit",
-                "maxItems",
-            ],
-        )?;
-        Ok(Arguments {
-            return_id: arguments.opt_u64("returnId")?,
-            order_id: arguments.opt_u64("orderId")?,
-            status: arguments.opt_string("status")?,
-            created_from: arguments.opt_string("createdFrom")?,
-            created_to: arguments.opt_string("createdTo")?,
-            cursor: arguments.opt_string("cursor")?,
-            limit: arguments.opt_u32("limit")?,
-            max_items: arguments.opt_u32("maxItems")?,
-        })
-    }
-}
+const ARGUMENTS: &[&str] = &[
+    "returnId",
+    "orderId",
+    "status",
+    "createdFrom",
+    "createdTo",
+    "createdWithinDays",
+    "cursor",
+    "limit",
+    "maxItems",
+];
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -94,24 +67,23 @@ fn run(
     _ctx: &CallContext,
     arguments: Json,
 ) -> Result<ToolOutcome, CallError> {
-    let arguments = Arguments::read(arguments)?;
-    let page_request = PageRequest::from_arguments(
-        CURSOR_KIND,
-        arguments.cursor.as_deref(),
-        arguments.limit,
-        arguments.max_items,
-    )?;
+    let mut arguments = args::Object::new(arguments, ARGUMENTS)?;
+    let now = client.transport().wall_clock_unix_secs();
     let mut filters: Vec<(&str, String)> = Vec::new();
-    if let Some(return_id) = args::optional_id("returnId", arguments.return_id)? {
+    if let Some(return_id) = args::optional_id("returnId", arguments.opt_u64("returnId")?)? {
         filters.push((query::RETURN_ID, return_id.to_string()));
     }
-    if let Some(order_id) = args::optional_id("orderId", arguments.order_id)? {
+    if let Some(order_id) = args::optional_id("orderId", arguments.opt_u64("orderId")?)? {
         filters.push((query::ORDER_ID, order_id.to_string()));
     }
-    if let Some(status) = args::one_of("status", arguments.status, &catalog::REFUND_STATUSES)? {
-        filters.push((query::STATUS, status));
-    }
-    args::push_created_range(&mut filters, arguments.created_from, arguments.created_to)?;
+    filters::push_statuses(&mut arguments, &mut filters, &catalog::REFUND_STATUSES)?;
+    filters::push_window(&mut arguments, &mut filters, &filters::CREATED, now)?;
+    let page_request = PageRequest::from_arguments(
+        CURSOR_KIND,
+        arguments.opt_string("cursor")?.as_deref(),
+        arguments.opt_u32("limit")?,
+        arguments.opt_u32("maxItems")?,
+    )?;
 
     let paged: Paged<RefundTransaction> = match paging::fetch(
         client,
@@ -286,6 +258,26 @@ mod tests {
             result.text.ends_with("This is the last page."),
             "{}",
             result.text
+        );
+    }
+
+    #[test]
+    fn several_statuses_and_created_within_days_are_sent() {
+        let transport = ScriptedTransport::new(vec![json(200, "[]")]);
+        let args = r#"{"status":["PENDING","FAILED"],"createdWithinDays":3650}"#;
+        let result = expect_result(call_tool(
+            &transport,
+            "list_refund_transactions",
+            args,
+            &context(),
+        ));
+        assert!(!result.is_error, "{}", result.text);
+        assert_eq!(
+            transport.urls(),
+            [
+                "https://ingrid.test/merchant/refund-transaction?status=PENDING%2CFAILED\
+              &createdFrom=2016-11-20T11%3A06%3A40Z&limit=50"
+            ]
         );
     }
 

@@ -4,6 +4,7 @@ use crate::prelude::*;
 
 use serde::Serialize;
 
+use super::filters::{self, Sort, SortValue};
 use super::paging::{self, PageRequest, Paged};
 use super::tally::Tally;
 use super::{Tool, args, failure, success, text};
@@ -20,12 +21,14 @@ pub const TOOL: Tool = Tool {
     name: "list_returns",
     title: "List returns",
     description: "Lists the merchant's Ingrid returns, ascending by return id, optionally filtered \
-by lifecycle status (AWAITING_RETURN, IN_TRANSIT, AWAITING_REFUND, AWAITING_EXCHANGE, COMPLETED), \
-by Ingrid order id, or by creation time. Each row gives the return id, order, status, resolution \
-(REFUND or EXCHANGE), units returned and their value with currency; the result adds counts by \
-status. One page by default; with maxItems (up to 1000) it pages for you and says if it stopped \
-early. When nextCursor is not null, pass it as cursor to continue. Read-only: it never changes \
-anything. Use get_return for a return's items and comments.",
+by status (one or several of AWAITING_RETURN, IN_TRANSIT, AWAITING_REFUND, AWAITING_EXCHANGE, \
+COMPLETED), Ingrid order id, query (order number or customer email), creation or last-update \
+time (from/to, or within the last N days). Each row gives the return id, order, status, \
+resolution (REFUND or EXCHANGE), units returned and their value with currency; the result adds \
+counts by status. One page by default; with maxItems (up to 1000) it pages for you and says if \
+it stopped early. sortBy sorts only the rows this call read; the text says when more exist. \
+When nextCursor is not null, pass it as cursor to continue. Read-only. Use get_return for a \
+return's items and comments, summarize_returns for totals.",
     input_schema: schema!("list_returns.input.json"),
     output_schema: schema!("list_returns.output.json"),
     effect: Effect::Read,
@@ -35,42 +38,22 @@ anything. Use get_return for a return's items and comments.",
     run,
 };
 
-#[derive(Debug)]
-struct Arguments {
-    status: Option<String>,
-    order_id: Option<u64>,
-    created_from: Option<String>,
-    created_to: Option<String>,
-    cursor: Option<String>,
-    limit: Option<u32>,
-    max_items: Option<u32>,
-}
-
-impl Arguments {
-    fn read(arguments: Json) -> Result<Self, CallError> {
-        let mut arguments = args::Object::new(
-            arguments,
-            &[
-                "status",
-                "orderId",
-                "createdFrom",
-                "createdTo",
-                "cursor",
-                "limit",
-                "maxItems",
-            ],
-        )?;
-        Ok(Arguments {
-            status: arguments.opt_string("status")?,
-            order_id: arguments.opt_u64("orderId")?,
-            created_from: arguments.opt_string("createdFrom")?,
-            created_to: arguments.opt_string("createdTo")?,
-            cursor: arguments.opt_string("cursor")?,
-            limit: arguments.opt_u32("limit")?,
-            max_items: arguments.opt_u32("maxItems")?,
-        })
-    }
-}
+const ARGUMENTS: &[&str] = &[
+    "status",
+    "orderId",
+    "query",
+    "createdFrom",
+    "createdTo",
+    "createdWithinDays",
+    "updatedFrom",
+    "updatedTo",
+    "updatedWithinDays",
+    "sortBy",
+    "sortDirection",
+    "cursor",
+    "limit",
+    "maxItems",
+];
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -80,6 +63,8 @@ struct Output {
     next_cursor: Option<String>,
     stopped_early: Option<String>,
     counts_by_status: Tally<usize>,
+    /// How the rows were sorted by this plugin, or null (ascending by id as read).
+    sorted: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -91,6 +76,7 @@ struct Row {
     status: String,
     resolution: Option<String>,
     created_at: String,
+    updated_at: Option<String>,
     currency_code: String,
     item_quantity: u32,
     items_value: String,
@@ -101,21 +87,23 @@ fn run(
     _ctx: &CallContext,
     arguments: Json,
 ) -> Result<ToolOutcome, CallError> {
-    let arguments = Arguments::read(arguments)?;
-    let page_request = PageRequest::from_arguments(
-        CURSOR_KIND,
-        arguments.cursor.as_deref(),
-        arguments.limit,
-        arguments.max_items,
-    )?;
+    let mut arguments = args::Object::new(arguments, ARGUMENTS)?;
+    let now = client.transport().wall_clock_unix_secs();
     let mut filters: Vec<(&str, String)> = Vec::new();
-    if let Some(status) = args::one_of("status", arguments.status, &catalog::RETURN_STATUSES)? {
-        filters.push((query::STATUS, status));
-    }
-    if let Some(order_id) = args::optional_id("orderId", arguments.order_id)? {
+    filters::push_statuses(&mut arguments, &mut filters, &catalog::RETURN_STATUSES)?;
+    if let Some(order_id) = args::optional_id("orderId", arguments.opt_u64("orderId")?)? {
         filters.push((query::ORDER_ID, order_id.to_string()));
     }
-    args::push_created_range(&mut filters, arguments.created_from, arguments.created_to)?;
+    filters::push_query(&mut arguments, &mut filters)?;
+    filters::push_window(&mut arguments, &mut filters, &filters::CREATED, now)?;
+    filters::push_window(&mut arguments, &mut filters, &filters::UPDATED, now)?;
+    let sort = filters::sort(&mut arguments, &filters::SORT_KEYS)?;
+    let page_request = PageRequest::from_arguments(
+        CURSOR_KIND,
+        arguments.opt_string("cursor")?.as_deref(),
+        arguments.opt_u32("limit")?,
+        arguments.opt_u32("maxItems")?,
+    )?;
 
     let paged: Paged<Return> = match paging::fetch(
         client,
@@ -127,20 +115,28 @@ fn run(
         Ok(paged) => paged,
         Err(error) => return failure(error.to_string()),
     };
-    let Ok(output) = summarise(&paged) else {
+    let Ok(output) = summarise(&paged, sort) else {
         return failure(Overflow::MESSAGE);
     };
     let text = render(&output, &filters, &paged);
     success(TOOL.name, text, &output)
 }
 
-fn summarise(paged: &Paged<Return>) -> Result<Output, Overflow> {
+fn summarise(paged: &Paged<Return>, sort: Option<Sort>) -> Result<Output, Overflow> {
     let mut counts_by_status = Tally::default();
-    let returns = paged
+    let mut keys = Vec::new();
+    let rows = paged
         .rows
         .iter()
         .map(|ret| {
             *counts_by_status.entry(&ret.status) += 1;
+            let value = ret.items_value()?;
+            keys.push(match sort.map(|sort| sort.key) {
+                Some("updatedAt") => SortValue::time(ret.updated_at.as_deref()),
+                Some("itemsValue") => SortValue::Amount(value),
+                Some("itemQuantity") => SortValue::Count(ret.item_quantity()),
+                _ => SortValue::time(Some(&ret.created_at)),
+            });
             Ok(Row {
                 id: ret.id,
                 order_id: ret.order_id,
@@ -148,23 +144,37 @@ fn summarise(paged: &Paged<Return>) -> Result<Output, Overflow> {
                 status: ret.status.clone(),
                 resolution: ret.resolution.clone(),
                 created_at: ret.created_at.clone(),
+                updated_at: ret.updated_at.clone(),
                 currency_code: ret.currency_code.clone(),
                 item_quantity: ret.item_quantity(),
-                items_value: money(ret.items_value()?),
+                items_value: money(value),
             })
         })
         .collect::<Result<Vec<Row>, Overflow>>()?;
+    let (returns, sorted) = match sort {
+        Some(sort) => (
+            filters::sort_rows(&keys, rows, sort),
+            Some(filters::describe_sort(
+                sort,
+                paged.rows.len(),
+                "returns",
+                paged.next_cursor.is_some(),
+            )),
+        ),
+        None => (rows, None),
+    };
     Ok(Output {
         count: returns.len(),
         returns,
         next_cursor: paged.next_cursor.clone(),
         stopped_early: paged.stopped_early(),
         counts_by_status,
+        sorted,
     })
 }
 
 fn render(output: &Output, filters: &[(&str, String)], paged: &Paged<Return>) -> String {
-    let mut lines = Vec::with_capacity(output.returns.len() + 4);
+    let mut lines = Vec::with_capacity(output.returns.len() + 5);
     let noun = if output.count == 1 {
         "return"
     } else {
@@ -175,6 +185,9 @@ fn render(output: &Output, filters: &[(&str, String)], paged: &Paged<Return>) ->
         output.count,
         text::describe_filters(filters)
     ));
+    if let Some(sorted) = &output.sorted {
+        lines.push(sorted.clone());
+    }
     for row in &output.returns {
         lines.push(format!(
             "- return {} · order {} (orderId {}) · {} · {} · {} unit(s) worth {} {} · created {}",
@@ -306,6 +319,137 @@ mod tests {
             (r#"{"cursor":"orders.3"}"#, "cursor"),
             ("[1]", "object"),
             ("{", "not JSON"),
+        ] {
+            let transport = ScriptedTransport::new(vec![]);
+            match call_tool(&transport, "list_returns", args, &context()) {
+                Err(CallError::InvalidArguments(message)) => {
+                    assert!(message.contains(needle), "{args}: {message}")
+                }
+                other => panic!("{args}: {other:?}"),
+            }
+            assert!(transport.sent.borrow().is_empty(), "{args}");
+        }
+    }
+
+    /// Returns with these (id, created day, updated day, quantity, unit amount) in id order.
+    fn returns(rows: &[(u64, u32, u32, u32, &str)]) -> String {
+        let rows: Vec<String> = rows
+            .iter()
+            .map(|(id, created, updated, quantity, amount)| {
+                format!(
+                    r#"{{"id":{id},"orderId":1,"status":"COMPLETED","createdAt":"2026-02-{created:02}T10:00:00Z",
+                    "updatedAt":"2026-03-{updated:02}T10:00:00+01:00","currencyCode":"SEK",
+                    "items":[{{"id":{id},"quantity":{quantity},"unitRefundAmount":{amount}}}]}}"#
+                )
+            })
+            .collect();
+        format!("[{}]", rows.join(","))
+    }
+
+    #[test]
+    fn filters_go_to_ingrid_and_windows_count_back_from_the_host_clock() {
+        let transport = ScriptedTransport::new(vec![json(200, "[]")]);
+        // The fake clock is 2026-11-18T11:06:40Z.
+        let args = r#"{"status":["AWAITING_REFUND","IN_TRANSIT","AWAITING_REFUND"],
+            "query":"Anna@Example.com","createdWithinDays":30,"updatedTo":"2026-11-11T11:06:40Z",
+            "orderId":10001}"#;
+        let result = expect_result(call_tool(&transport, "list_returns", args, &context()));
+        assert!(!result.is_error, "{}", result.text);
+        assert_eq!(
+            transport.urls(),
+            [
+                "https://ingrid.test/merchant/return?status=AWAITING_REFUND%2CIN_TRANSIT&orderId=10001\
+              &query=Anna%40Example.com&createdFrom=2026-10-19T11%3A06%3A40Z\
+              &updatedTo=2026-11-11T11%3A06%3A40Z&limit=50"
+            ]
+        );
+        let transport = ScriptedTransport::new(vec![json(200, "[]")]);
+        let args = r#"{"status":"COMPLETED","updatedWithinDays":7}"#;
+        expect_result(call_tool(&transport, "list_returns", args, &context()));
+        assert_eq!(
+            transport.urls(),
+            ["https://ingrid.test/merchant/return?status=COMPLETED\
+              &updatedFrom=2026-11-11T11%3A06%3A40Z&limit=50"]
+        );
+    }
+
+    #[test]
+    fn sorting_is_stable_over_the_rows_read_and_says_more_exist() {
+        let page = returns(&[
+            (1, 5, 9, 1, "10.00"),
+            (2, 3, 2, 2, "5.00"),
+            (3, 4, 9, 1, "10.0"),
+            (4, 1, 1, 3, "100.00"),
+        ]);
+        let ids = |args: &str, page: &str| {
+            let transport = ScriptedTransport::new(vec![json(200, page)]);
+            let result = expect_result(call_tool(&transport, "list_returns", args, &context()));
+            let output = structured("list_returns", &result);
+            let ids: Vec<u64> = output["returns"]
+                .as_array()
+                .map(|rows| rows.iter().filter_map(|row| row["id"].as_u64()).collect())
+                .unwrap_or_default();
+            (ids, result.text, output)
+        };
+        // Equal values (10.00, 2 × 5.00 and 10.0; updated the same day) keep ascending id
+        // either way.
+        assert_eq!(ids(r#"{"sortBy":"itemsValue"}"#, &page).0, [4, 1, 2, 3]);
+        assert_eq!(
+            ids(r#"{"sortBy":"itemsValue","sortDirection":"asc"}"#, &page).0,
+            [1, 2, 3, 4]
+        );
+        assert_eq!(ids(r#"{"sortBy":"updatedAt"}"#, &page).0, [1, 3, 2, 4]);
+        assert_eq!(
+            ids(r#"{"sortBy":"createdAt","sortDirection":"asc"}"#, &page).0,
+            [4, 2, 3, 1]
+        );
+        let (sorted, text, output) = ids(r#"{"sortBy":"itemQuantity","limit":4}"#, &page);
+        assert_eq!(sorted, [4, 2, 1, 3]);
+        assert!(
+            text.contains("among the 4 returns read; more exist"),
+            "{text}"
+        );
+        assert_eq!(output["nextCursor"], "returns.4");
+        let (_, text, _) = ids(r#"{"sortBy":"itemQuantity"}"#, &page);
+        assert!(text.contains("among all 4 returns that match"), "{text}");
+        let (_, text, output) = ids("{}", &page);
+        assert!(!text.contains("Sorted"), "{text}");
+        assert_eq!(output["sorted"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn bad_filter_arguments_name_the_argument_and_send_nothing() {
+        for (args, needle) in [
+            (
+                r#"{"status":["COMPLETED","LOST"]}"#,
+                "`status` must be one of",
+            ),
+            (r#"{"status":[]}"#, "`status` must name at least one"),
+            (r#"{"status":[1]}"#, "invalid type"),
+            (
+                r#"{"createdWithinDays":-1}"#,
+                "`createdWithinDays` must be a whole number",
+            ),
+            (r#"{"updatedWithinDays":0}"#, "`updatedWithinDays`"),
+            (r#"{"updatedWithinDays":"7"}"#, "`updatedWithinDays`"),
+            (
+                r#"{"createdWithinDays":7,"createdFrom":"2026-01-01T00:00:00Z"}"#,
+                "give `createdFrom` or `createdWithinDays`, not both",
+            ),
+            (
+                r#"{"updatedFrom":"last week"}"#,
+                "`updatedFrom` must be an RFC 3339",
+            ),
+            (r#"{"query":"  "}"#, "`query` must not be blank"),
+            (r#"{"sortBy":"price"}"#, "`sortBy` must be one of"),
+            (
+                r#"{"sortDirection":"asc"}"#,
+                "`sortDirection` needs `sortBy`",
+            ),
+            (
+                r#"{"sortBy":"createdAt","sortDirection":"up"}"#,
+                "`sortDirection`",
+            ),
         ] {
             let transport = ScriptedTransport::new(vec![]);
             match call_tool(&transport, "list_returns", args, &context()) {

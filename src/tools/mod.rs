@@ -32,6 +32,7 @@ macro_rules! schema {
 }
 
 pub mod args;
+pub mod filters;
 pub mod get_order;
 pub mod get_refund_transaction;
 pub mod get_return;
@@ -42,6 +43,7 @@ pub mod mark_refund_externally_refunded;
 pub mod paging;
 pub mod report_returned_items;
 pub mod rfc3339;
+pub mod summarize_returns;
 pub mod tally;
 pub mod text;
 pub mod write;
@@ -92,6 +94,7 @@ pub const TOOLS: &[Tool] = &[
     get_return::TOOL,
     list_refund_transactions::TOOL,
     get_refund_transaction::TOOL,
+    summarize_returns::TOOL,
     report_returned_items::TOOL,
     mark_refund_externally_refunded::TOOL,
 ];
@@ -181,6 +184,8 @@ mod tests {
             include_str!("schemas/list_refund_transactions.output.json"),
             include_str!("schemas/get_refund_transaction.input.json"),
             include_str!("schemas/get_refund_transaction.output.json"),
+            include_str!("schemas/summarize_returns.input.json"),
+            include_str!("schemas/summarize_returns.output.json"),
             include_str!("schemas/report_returned_items.input.json"),
             include_str!("schemas/report_returned_items.output.json"),
             include_str!("schemas/mark_refund_externally_refunded.input.json"),

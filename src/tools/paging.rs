@@ -43,6 +43,23 @@ impl PageRequest {
     }
 }
 
+impl PageRequest {
+    /// Full pages from `cursor` until the end of the list or `max_items` rows (checked by
+    /// the caller).
+    pub fn pages(
+        cursor_kind: &'static str,
+        cursor: Option<&str>,
+        max_items: u32,
+    ) -> Result<Self, CallError> {
+        Ok(PageRequest {
+            cursor_kind,
+            after_id: args::decode_cursor(cursor_kind, cursor)?,
+            page_size: catalog::LIST_LIMIT_MAX,
+            max_items: Some(max_items),
+        })
+    }
+}
+
 /// Why the tool stopped fetching.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stop {

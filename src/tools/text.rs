@@ -68,6 +68,15 @@ pub fn describe_counts(counts: &super::tally::Tally<usize>) -> String {
     described.join(", ")
 }
 
+/// A count with thousands separated by commas ("1,000").
+pub fn count(value: usize) -> String {
+    if value < 1000 {
+        value.to_string()
+    } else {
+        format!("{},{:03}", count(value / 1000), value % 1000)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +92,13 @@ mod tests {
     fn clean_removes_controls_and_cuts() {
         assert_eq!(clean("a\u{202E}b\u{1b}c", 10), "abc");
         assert_eq!(clean("abcdef", 3), "abc…");
+    }
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1000), "1,000");
+        assert_eq!(count(1234567), "1,234,567");
     }
 }

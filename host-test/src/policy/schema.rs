@@ -932,7 +932,7 @@ mod tests {
         json!({"$defs": definitions, "$ref": "#/$defs/a0"})
     }
 
-    const INGRID_TOOLS: [(&str, &str, &str); 8] = [
+    const INGRID_TOOLS: [(&str, &str, &str); 9] = [
         (
             "get_order",
             include_str!("../../../src/tools/schemas/get_order.input.json"),
@@ -972,6 +972,11 @@ mod tests {
             "report_returned_items",
             include_str!("../../../src/tools/schemas/report_returned_items.input.json"),
             include_str!("../../../src/tools/schemas/report_returned_items.output.json"),
+        ),
+        (
+            "summarize_returns",
+            include_str!("../../../src/tools/schemas/summarize_returns.input.json"),
+            include_str!("../../../src/tools/schemas/summarize_returns.output.json"),
         ),
     ];
 

@@ -217,6 +217,7 @@ async fn the_manifest_is_read_from_the_component_and_matches_its_tools() {
             "get_return",
             "list_refund_transactions",
             "get_refund_transaction",
+            "summarize_returns",
             "report_returned_items",
             "mark_refund_externally_refunded",
         ]

@@ -25,11 +25,11 @@ const HEADROOM_PERCENT: u64 = 110;
 
 /// Fuel per call as recorded: (label, fuel). Printed by a run with `DEMA_FUEL_RECORD=1`.
 const RECORDED: &[(&str, u64)] = &[
-    ("list_returns IN_TRANSIT limit 5", 382_229),
-    ("get_return 50001", 166_088),
-    ("list_orders maxItems 200", 11_901_124),
-    ("list_refund_transactions PENDING limit 1", 73_920),
-    ("mark_refund_externally_refunded proposal", 111_354),
+    ("list_returns IN_TRANSIT limit 5", 402_350),
+    ("get_return 50001", 167_768),
+    ("list_orders maxItems 200", 11_901_500),
+    ("list_refund_transactions PENDING limit 1", 74_908),
+    ("mark_refund_externally_refunded proposal", 112_542),
 ];
 
 /// Runs one call and returns its fuel.

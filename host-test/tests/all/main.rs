@@ -6,6 +6,7 @@
 mod wasm_env;
 
 mod adversarial;
+mod analysis;
 mod cli;
 mod confirmation;
 mod end_to_end;

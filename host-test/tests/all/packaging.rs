@@ -135,7 +135,7 @@ fn the_manifest_lives_in_the_core_module_and_equals_the_packages() {
         .as_array()
         .cloned()
         .unwrap_or_default();
-    assert_eq!(tools.len(), 8);
+    assert_eq!(tools.len(), 9);
 
     let verified = package::verify(
         EMBEDDED_PLUGIN,
@@ -145,7 +145,7 @@ fn the_manifest_lives_in_the_core_module_and_equals_the_packages() {
     .unwrap_or_else(|e| panic!("{e}"));
     let line = verified.to_string();
     assert!(
-        line.starts_with("verified ingrid-returns 0.1.0: sha256 "),
+        line.starts_with("verified ingrid-returns 0.2.0: sha256 "),
         "{line}"
     );
     assert!(!line.contains('\n'));
@@ -293,9 +293,9 @@ fn a_publisher_packages_and_an_operator_verifies_inspects_and_loads() {
     );
     let stdout = String::from_utf8_lossy(&packaged.stdout);
     assert!(stdout.contains("development build"), "{stdout}");
-    let wasm = out.join("ingrid-returns-0.1.0.wasm");
-    let json_path = out.join("ingrid-returns-0.1.0.json");
-    let dev_key = out.join("ingrid-returns-0.1.0.dev-key.pub.pem");
+    let wasm = out.join("ingrid-returns-0.2.0.wasm");
+    let json_path = out.join("ingrid-returns-0.2.0.json");
+    let dev_key = out.join("ingrid-returns-0.2.0.dev-key.pub.pem");
     assert_eq!(std::fs::read(&wasm).unwrap_or_default(), EMBEDDED_PLUGIN);
     let written: Value =
         serde_json::from_slice(&std::fs::read(&json_path).unwrap_or_default()).unwrap_or_default();

@@ -1,5 +1,5 @@
 //! The Ingrid Returns simulator: the *modelled* Ingrid Returns Public API
-//! (docs/ARCHITECTURE.md, M1-M14) as a real HTTP server on loopback, with deterministic seed data
+//! (docs/ARCHITECTURE.md, M1-M16) as a real HTTP server on loopback, with deterministic seed data
 //! and the model's lifecycle rules.
 //!
 //! Start it with [`start`]; it runs on the current tokio runtime until [`SimulatorHandle::shutdown`]
@@ -11,6 +11,9 @@
 //! - Every response carries `X-Trace-Id: sim-NNNNNN` (a per-server counter).
 //! - Lists: `afterId` keyset cursor (ids > afterId, ascending), `limit` 1..=100 (default 50),
 //!   `createdFrom`/`createdTo` RFC 3339, both inclusive. Unknown parameters are ignored.
+//!   M15: `status` takes comma-separated values (any matches); returns filter on
+//!   `updatedFrom`/`updatedTo` (inclusive); `query` on returns and orders matches a substring of
+//!   the order number or the order's customer email, ignoring case.
 //! - Injected failures ([`SimulatorHandle::inject_failures`] or `POST /_sim/failures` with
 //!   `{"status", "count", "retryAfterSecs"?}`) are queued and answer the next `/merchant/*`
 //!   requests before auth; a 429 always carries `Retry-After` (1 s unless given).
@@ -36,6 +39,10 @@
 //! - Refund transactions 90001..=90060: PENDING 25 (one per AWAITING_REFUND return), REFUNDED
 //!   20, EXTERNALLY_REFUNDED 10 (with externalReference), FAILED 5 (earlier attempts). Refunds
 //!   created over the API continue at 90061.
+//! - Returns carry `completedAt` (M16): set on the 45 COMPLETED ones, null on the others.
+//! - Repeat customers (`seed::REPEAT_CUSTOMERS`): anna.lindqvist@example.com on the orders of
+//!   returns 50003, 50033, 50063, 50093; lars.nilsen@example.com on those of 50012, 50062,
+//!   50112, 50142. SKUs (product, colour, size) repeat across returns.
 //! - Six shopper comments try to instruct an AI agent (`seed::INJECTION_COMMENTS`), each on the
 //!   first item of a return: 50107 and 50117 (AWAITING_RETURN), 50075 and 50081 (IN_TRANSIT),
 //!   50043 (AWAITING_REFUND), 50001 (COMPLETED).
@@ -175,6 +182,18 @@ impl SimulatorHandle {
         refund.external_reference = None;
         data.refunds.insert(id, refund);
         Some(id)
+    }
+
+    /// The data as it stands, in the API's shapes (`orders`, `returns`, `refundTransactions`,
+    /// each ascending by id): tests compute expected answers from it on their own, read-only.
+    pub fn snapshot(&self) -> serde_json::Value {
+        let state = lock(&self.shared);
+        let data = &state.data;
+        serde_json::json!({
+            "orders": data.orders.values().collect::<Vec<_>>(),
+            "returns": data.returns.values().collect::<Vec<_>>(),
+            "refundTransactions": data.refunds.values().collect::<Vec<_>>(),
+        })
     }
 
     /// Answers errors from now on in `shape`.

@@ -66,6 +66,9 @@ pub(crate) struct Return {
     pub created_at: OffsetDateTime,
     #[serde(serialize_with = "timestamp")]
     pub updated_at: OffsetDateTime,
+    /// When the return became COMPLETED (M16); null before.
+    #[serde(serialize_with = "optional_timestamp")]
+    pub completed_at: Option<OffsetDateTime>,
     pub currency_code: Currency,
     pub items: Vec<ReturnItem>,
     pub tracking_number: Option<String>,

@@ -20,7 +20,7 @@ use time::format_description::well_known::Rfc3339;
 use super::faults::FaultBook;
 use super::gatekeeper;
 use super::model::{
-    Dataset, ItemStatus, RefundMethod, RefundStatus, RefundTransaction, Resolution, Return,
+    Dataset, ItemStatus, Order, RefundMethod, RefundStatus, RefundTransaction, Resolution, Return,
     ReturnStatus, compose_remark,
 };
 use super::problem::{self, ErrorShape, FieldError};
@@ -233,23 +233,33 @@ impl QueryParams {
             .transpose()
     }
 
-    fn enum_value<T>(
+    /// A comma-separated list of values (M15); any of them matches. Absent: `None`.
+    fn enum_values<T>(
         &self,
         name: &str,
         parse: fn(&str) -> Option<T>,
         accepted: fn() -> String,
-    ) -> Result<Option<T>, ApiError> {
+    ) -> Result<Option<Vec<T>>, ApiError> {
         self.get(name)
             .map(|raw| {
-                parse(raw).ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "{name} '{}' is not one of {}",
-                        shorten(raw),
-                        accepted()
-                    ))
-                })
+                raw.split(',')
+                    .map(|part| {
+                        parse(part).ok_or_else(|| {
+                            ApiError::bad_request(format!(
+                                "{name} '{}' is not one of {}",
+                                shorten(part),
+                                accepted()
+                            ))
+                        })
+                    })
+                    .collect()
             })
             .transpose()
+    }
+
+    /// `query` (M15), lower-cased; matched as a substring, ignoring case.
+    fn search(&self) -> Option<String> {
+        self.get("query").map(str::to_lowercase)
     }
 
     fn common(&self) -> Result<ListWindow, ApiError> {
@@ -317,12 +327,25 @@ async fn list_orders(
     let params = QueryParams::parse(raw.as_deref());
     let window = params.common()?;
     let order_number = params.get("orderNumber");
+    let search = params.search();
     let page = window.page(
         &lock(&shared).data.orders,
         |order| order.created_at,
-        |order| order_number.is_none_or(|wanted| order.order_number == wanted),
+        |order| {
+            order_number.is_none_or(|wanted| order.order_number == wanted)
+                && search
+                    .as_deref()
+                    .is_none_or(|text| matches_search(order, text))
+        },
     );
     Ok(Json(page).into_response())
+}
+
+/// `query` (M15): a substring of the order number or of the customer's email, ignoring case;
+/// `text` is already lower case.
+fn matches_search(order: &Order, text: &str) -> bool {
+    order.order_number.to_lowercase().contains(text)
+        || order.customer.email.to_lowercase().contains(text)
 }
 
 async fn get_order(
@@ -341,16 +364,39 @@ async fn list_returns(
 ) -> Result<Response, ApiError> {
     let params = QueryParams::parse(raw.as_deref());
     let window = params.common()?;
-    let status = params.enum_value("status", ReturnStatus::parse, ReturnStatus::accepted)?;
+    let status = params.enum_values("status", ReturnStatus::parse, ReturnStatus::accepted)?;
     let order_id = params.id("orderId")?;
+    let updated_from = params.timestamp("updatedFrom")?;
+    let updated_to = params.timestamp("updatedTo")?;
+    if let (Some(from), Some(to)) = (updated_from, updated_to)
+        && from > to
+    {
+        return Err(ApiError::bad_request(
+            "updatedFrom must not be later than updatedTo",
+        ));
+    }
+    let search = params.search();
+    let state = lock(&shared);
+    let orders = &state.data.orders;
     let page = window.page(
-        &lock(&shared).data.returns,
+        &state.data.returns,
         |ret| ret.created_at,
         |ret| {
-            status.is_none_or(|wanted| ret.status == wanted)
+            status
+                .as_ref()
+                .is_none_or(|wanted| wanted.contains(&ret.status))
                 && order_id.is_none_or(|wanted| ret.order_id == wanted)
+                && updated_from.is_none_or(|from| ret.updated_at >= from)
+                && updated_to.is_none_or(|to| ret.updated_at <= to)
+                && search.as_deref().is_none_or(|text| {
+                    ret.order_number.to_lowercase().contains(text)
+                        || orders
+                            .get(&ret.order_id)
+                            .is_some_and(|order| matches_search(order, text))
+                })
         },
     );
+    drop(state);
     Ok(Json(page).into_response())
 }
 
@@ -370,14 +416,16 @@ async fn list_refunds(
 ) -> Result<Response, ApiError> {
     let params = QueryParams::parse(raw.as_deref());
     let window = params.common()?;
-    let status = params.enum_value("status", RefundStatus::parse, RefundStatus::accepted)?;
+    let status = params.enum_values("status", RefundStatus::parse, RefundStatus::accepted)?;
     let return_id = params.id("returnId")?;
     let order_id = params.id("orderId")?;
     let page = window.page(
         &lock(&shared).data.refunds,
         |refund| refund.created_at,
         |refund| {
-            status.is_none_or(|wanted| refund.status == wanted)
+            status
+                .as_ref()
+                .is_none_or(|wanted| wanted.contains(&refund.status))
                 && return_id.is_none_or(|wanted| refund.return_id == wanted)
                 && order_id.is_none_or(|wanted| refund.order_id == wanted)
         },
@@ -619,6 +667,9 @@ pub(crate) fn report_returned_items(
         (true, Resolution::Exchange) => ReturnStatus::AwaitingExchange,
         (true, Resolution::Refund) => ReturnStatus::AwaitingRefund,
     };
+    if ret.status == ReturnStatus::Completed {
+        ret.completed_at = Some(now);
+    }
     let updated = ret.clone();
 
     if updated.status == ReturnStatus::AwaitingRefund {
@@ -741,6 +792,7 @@ pub(crate) fn mark_externally_refunded(
     if !still_pending && let Some(ret) = data.returns.get_mut(&updated.return_id) {
         ret.status = ReturnStatus::Completed;
         ret.updated_at = not_before(now, ret.updated_at);
+        ret.completed_at = Some(ret.updated_at);
     }
     Ok(updated)
 }

@@ -236,10 +236,11 @@ fn ordinary_comments(reason: Reason) -> &'static [&'static str] {
 /// Builds the seed. Pure and deterministic: two calls return equal datasets.
 pub(crate) fn seed() -> Dataset {
     let mut rng = SplitMix64(SEED);
-    let orders = seed_orders(&mut rng);
+    let mut orders = seed_orders(&mut rng);
     let mut returns = seed_returns(&mut rng, &orders);
     let refunds = seed_refunds(&mut rng, &mut returns);
     plant_injection_comments(&mut returns);
+    plant_repeat_customers(&mut orders, &returns);
     let next_refund_id = refunds
         .keys()
         .next_back()
@@ -562,6 +563,7 @@ fn seed_returns(rng: &mut SplitMix64, orders: &BTreeMap<u64, Order>) -> BTreeMap
                 resolution,
                 created_at,
                 updated_at,
+                completed_at: (status == ReturnStatus::Completed).then_some(completed_at),
                 currency_code: order.currency_code,
                 items,
                 tracking_number: (status != ReturnStatus::AwaitingReturn)
@@ -689,6 +691,40 @@ fn plant_injection_comments(returns: &mut BTreeMap<u64, Return>) {
             .nth(nth);
         if let Some(item) = target.and_then(|ret| ret.items.first_mut()) {
             item.comment = Some((*comment).to_string());
+        }
+    }
+}
+
+/// Shoppers who return again and again, so a search by email finds several returns: the orders
+/// of these returns get these customers (no random draw changes, so every other fact stays).
+pub(crate) const REPEAT_CUSTOMERS: [(&str, &str, &str, [u64; 4]); 2] = [
+    (
+        "Anna",
+        "Lindqvist",
+        "anna.lindqvist@example.com",
+        [50003, 50033, 50063, 50093],
+    ),
+    (
+        "Lars",
+        "Nilsen",
+        "lars.nilsen@example.com",
+        [50012, 50062, 50112, 50142],
+    ),
+];
+
+fn plant_repeat_customers(orders: &mut BTreeMap<u64, Order>, returns: &BTreeMap<u64, Return>) {
+    for (first_name, last_name, email, return_ids) in REPEAT_CUSTOMERS {
+        for return_id in return_ids {
+            let order = returns
+                .get(&return_id)
+                .and_then(|ret| orders.get_mut(&ret.order_id));
+            if let Some(order) = order {
+                order.customer = Customer {
+                    email: email.to_string(),
+                    first_name: first_name.to_string(),
+                    last_name: last_name.to_string(),
+                };
+            }
         }
     }
 }

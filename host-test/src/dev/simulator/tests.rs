@@ -595,6 +595,89 @@ async fn lists_page_by_after_id_and_validate_parameters() {
     .await;
 }
 
+#[test]
+fn the_seed_has_what_the_analysis_filters_need() {
+    let data = seed::seed();
+    let completed: Vec<_> = data
+        .returns
+        .values()
+        .filter(|r| r.completed_at.is_some())
+        .collect();
+    assert_eq!(completed.len(), 45);
+    assert!(completed.iter().all(|r| r.status == ReturnStatus::Completed
+        && r.completed_at.is_some_and(|at| at > r.created_at)));
+    for (_, _, email, return_ids) in seed::REPEAT_CUSTOMERS {
+        let with_email: Vec<u64> = data
+            .returns
+            .values()
+            .filter(|r| data.orders[&r.order_id].customer.email == email)
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(with_email, return_ids, "{email}");
+    }
+    let mut returns_per_sku: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
+    for ret in data.returns.values() {
+        for item in &ret.items {
+            returns_per_sku
+                .entry(item.sku.as_str())
+                .or_default()
+                .insert(ret.id);
+        }
+    }
+    assert!(
+        returns_per_sku
+            .values()
+            .filter(|ids| ids.len() >= 3)
+            .count()
+            >= 5
+    );
+    let months: BTreeSet<_> = data
+        .returns
+        .values()
+        .map(|r| r.updated_at.month())
+        .collect();
+    assert!(months.len() >= 10, "{months:?}");
+}
+
+#[tokio::test]
+async fn lists_filter_by_several_statuses_query_and_update_time() {
+    with_simulator(|client| {
+        let two = client
+            .get("/merchant/return?status=IN_TRANSIT,AWAITING_REFUND&limit=100")
+            .json();
+        assert_eq!(ids(&two).len(), 55);
+        let anna = client.get("/merchant/return?query=ANNA.Lindqvist@").json();
+        assert_eq!(ids(&anna), vec![50_003, 50_033, 50_063, 50_093]);
+        let by_number = client.get("/merchant/return?query=dm-2000").json();
+        let rows = by_number.as_array().expect("array");
+        assert!(!rows.is_empty());
+        assert!(rows.iter().all(|r| r["orderNumber"].as_str().is_some_and(|n| n.starts_with("DM-2000"))));
+        // The four orders of the planted returns, and one the seed drew for him without a return.
+        let orders = client.get("/merchant/order?query=lars.nilsen@example.com").json();
+        assert_eq!(ids(&orders).len(), 5);
+        let updated = client
+            .get("/merchant/return?updatedFrom=2026-06-01T00:00:00Z&updatedTo=2026-06-30T23:59:59Z&limit=100")
+            .json();
+        let rows = updated.as_array().expect("array");
+        assert!(!rows.is_empty());
+        assert!(rows.iter().all(|r| r["updatedAt"].as_str().is_some_and(|t| t.starts_with("2026-06-"))));
+        let refunds = client
+            .get("/merchant/refund-transaction?status=PENDING,FAILED&limit=100")
+            .json();
+        assert_eq!(ids(&refunds).len(), 30);
+        for (path, parameter) in [
+            ("/merchant/return?status=IN_TRANSIT,LOST", "status"),
+            ("/merchant/return?updatedTo=soon", "updatedTo"),
+            ("/merchant/refund-transaction?status=PENDING,", "status"),
+        ] {
+            let reply = client.get(path);
+            assert_eq!(reply.status, 400, "{path}");
+            assert!(reply.message().contains(parameter), "{path}: {}", reply.message());
+        }
+    })
+    .await;
+}
+
 /// Every money value must be a JSON number with exactly two decimals.
 fn assert_money_has_two_decimals(body: &str, field: &str) -> usize {
     let key = format!("\"{field}\":");
