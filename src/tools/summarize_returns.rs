@@ -351,10 +351,12 @@ fn render(output: &Output, filters: &[(&str, String)]) -> String {
         let separator = if position == 0 { " " } else { "; " };
         let _ = write!(
             out,
-            "{separator}{} {} units in {} returns",
+            "{separator}{} {} unit{} in {} return{}",
             text::clean(&row.sku, 40),
             row.units,
-            row.returns
+            if row.units == 1 { "" } else { "s" },
+            row.returns,
+            if row.returns == 1 { "" } else { "s" },
         );
     }
     out.push_str(".\nReturned value: ");

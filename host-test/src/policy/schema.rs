@@ -261,15 +261,55 @@ pub fn problems(
         .iter_errors(instance)
         .take(max)
         .map(|error| {
+            let error = telling(&error);
             let at = error.instance_path.to_string();
+            let message = message(error);
             let problem = if at.is_empty() {
-                error.to_string()
+                message
             } else {
-                format!("{at}: {error}")
+                format!("{at}: {message}")
             };
             shorten(problem)
         })
         .collect()
+}
+
+/// The error's message; an `enum` of up to [`LISTED_OPTIONS`] values names them all (the
+/// library names two and counts the rest), so the agent can pick a valid one.
+fn message(error: &jsonschema::ValidationError<'_>) -> String {
+    if let jsonschema::error::ValidationErrorKind::Enum {
+        options: Value::Array(options),
+    } = &error.kind
+        && options.len() <= LISTED_OPTIONS
+    {
+        let listed: Vec<String> = options.iter().map(Value::to_string).collect();
+        return format!("{} is not one of {}", error.instance, listed.join(", "));
+    }
+    error.to_string()
+}
+
+/// Most `enum` values a problem lists (the message is shortened to its cap anyway).
+const LISTED_OPTIONS: usize = 12;
+
+/// The error that says what is wrong: for an `anyOf` or `oneOf` that failed, the error of the
+/// one branch whose type the value has (`"SHIPPED" is not one of …`, not "is not valid under
+/// any of the schemas"), when exactly one branch has it; else the error itself.
+fn telling<'e, 'a>(
+    error: &'e jsonschema::ValidationError<'a>,
+) -> &'e jsonschema::ValidationError<'a> {
+    use jsonschema::error::ValidationErrorKind as Kind;
+    let (Kind::AnyOf { context } | Kind::OneOfNotValid { context }) = &error.kind else {
+        return error;
+    };
+    let mut fitting = context.iter().filter(|errors| {
+        !errors.iter().any(|inner| {
+            matches!(inner.kind, Kind::Type { .. }) && inner.instance_path == error.instance_path
+        })
+    });
+    match (fitting.next(), fitting.next()) {
+        (Some(errors), None) => errors.first().map_or(error, |inner| telling(inner)),
+        _ => error,
+    }
 }
 
 /// Whether every number in `value` has a finite `f64` value. With `arbitrary_precision` a
@@ -1215,6 +1255,40 @@ mod tests {
             );
             assert!(refused.is_err(), "{input}");
         }
+    }
+
+    #[test]
+    fn a_failed_any_of_names_the_problem_of_the_branch_the_value_fits() {
+        let input = json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {"status": {"anyOf": [
+                {"type": "string", "enum": ["OPEN", "SHUT"]},
+                {"type": "array", "items": {"type": "string", "enum": ["OPEN", "SHUT"]}}
+            ]}}
+        })
+        .to_string();
+        let schemas = compile(
+            &descriptor(&input, "true"),
+            64 << 10,
+            &mut Default::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let explain = |arguments: Value| problems(&schemas.input, &input, &arguments, 3);
+        let one = explain(json!({"status": "LOST"}));
+        assert_eq!(one.len(), 1, "{one:?}");
+        assert!(
+            one[0].starts_with("/status: \"LOST\" is not one of"),
+            "{one:?}"
+        );
+        let listed = explain(json!({"status": ["OPEN", "LOST"]}));
+        assert!(
+            listed[0].starts_with("/status/1: \"LOST\" is not one of"),
+            "{listed:?}"
+        );
+        // A value of neither branch's type: no branch fits, the combinator's own message.
+        let neither = explain(json!({"status": 5}));
+        assert!(neither[0].contains("anyOf"), "{neither:?}");
     }
 
     #[test]

@@ -138,6 +138,19 @@ async fn bad_arguments_and_unknown_tools_never_reach_ingrid() {
             "{arguments}: {outcome:?}"
         );
     }
+    // A wrong status names every valid one, though `status` is a string or a list of them.
+    let (outcome, _) = session
+        .call("list_returns", r#"{"status":"SHIPPED"}"#, &NoHuman)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    match outcome {
+        ToolCall::InvalidArguments(message) => assert!(
+            message.starts_with(r#"/status: "SHIPPED" is not one of "AWAITING_RETURN", "#)
+                && message.contains(r#""COMPLETED""#),
+            "{message}"
+        ),
+        other => panic!("{other:?}"),
+    }
     // Checked by the plugin itself (the schema cannot say it).
     let (outcome, _) = session
         .call(

@@ -72,7 +72,7 @@ fn a_window_is_summarised_exactly_per_currency_with_its_coverage() {
         "3 returns matching status=COMPLETED,AWAITING_REFUND, createdFrom=2025-11-18T11:06:40Z read, all that match.",
         "Returned value: 49.95 EUR, 230.10 SEK (per currency, never summed across currencies).",
         "Units by reason: CHANGED_MIND 3, TOO_SMALL 3, DAMAGED 1.",
-        "Top SKUs: A 3 units in 2 returns; C 3 units in 1 returns; B 1 units in 1 returns.",
+        "Top SKUs: A 3 units in 2 returns; C 3 units in 1 return; B 1 unit in 1 return.",
         "Refund transactions of these returns: 3: FAILED 1 (49.95 EUR); PENDING 1 (49.95 EUR); REFUNDED 1 (200.00 SEK).",
         "median 1.5 days, 90th percentile 4.0 days, over 2 completed returns (nearest rank)",
     ] {
