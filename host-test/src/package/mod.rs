@@ -17,6 +17,7 @@ pub mod keys;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::policy::world::{WORLD_PACKAGE, WorldError};
 use component::ComponentFacts;
@@ -226,19 +227,21 @@ pub fn verify(
     }
     check_signature(&package, publisher)?;
 
-    let facts = ComponentFacts::read(wasm).map_err(PackageError::Component)?;
-    if facts.sha256 != package.component.sha256 {
+    // The bytes must be the signed ones before any of them is parsed.
+    let sha256 = hex::encode(Sha256::digest(wasm));
+    if sha256 != package.component.sha256 {
         return Err(PackageError::Digest {
             expected: clip(&package.component.sha256),
-            actual: facts.sha256,
+            actual: sha256,
         });
     }
-    if facts.size != package.component.size {
+    if wasm.len() as u64 != package.component.size {
         return Err(PackageError::Size {
             expected: package.component.size,
-            actual: facts.size,
+            actual: wasm.len() as u64,
         });
     }
+    let facts = ComponentFacts::read(wasm).map_err(PackageError::Component)?;
     if facts.manifest_json != package.manifest {
         return Err(PackageError::ManifestDiffers(
             "the package was made for another build".into(),

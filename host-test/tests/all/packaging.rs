@@ -155,17 +155,23 @@ fn the_manifest_lives_in_the_core_module_and_equals_the_packages() {
 fn each_tampering_is_refused_with_its_reason() {
     let signed = package_of(EMBEDDED_PLUGIN, &publisher());
 
-    // A tampered byte in the component.
-    let mut tampered = EMBEDDED_PLUGIN.to_vec();
-    let middle = tampered.len() / 2;
-    tampered[middle] ^= 0x01;
-    let error = refusal(&tampered, &json(&signed));
-    assert!(matches!(error, PackageError::Digest { .. }), "{error}");
-    assert!(
-        error
-            .to_string()
-            .contains("not the component that was signed")
-    );
+    // A tampered byte anywhere in the component, even one that leaves it unparsable: the
+    // digest is checked before any byte is parsed.
+    let len = EMBEDDED_PLUGIN.len();
+    for at in [0, 9, len / 3, len / 2, len - 1] {
+        let mut tampered = EMBEDDED_PLUGIN.to_vec();
+        tampered[at] ^= 0x01;
+        let error = refusal(&tampered, &json(&signed));
+        assert!(
+            matches!(error, PackageError::Digest { .. }),
+            "byte {at}: {error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("not the component that was signed")
+        );
+    }
 
     // Signed by someone else than the trusted publisher.
     let error = refusal(
