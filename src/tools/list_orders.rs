@@ -95,12 +95,7 @@ fn run(
         filters.push((query::ORDER_NUMBER, number));
     }
     filters::push_query(&mut arguments, &mut filters)?;
-    let page_request = PageRequest::from_arguments(
-        CURSOR_KIND,
-        arguments.opt_string("cursor")?.as_deref(),
-        arguments.opt_u32("limit")?,
-        arguments.opt_u32("maxItems")?,
-    )?;
+    let page_request = PageRequest::read(CURSOR_KIND, &mut arguments)?;
 
     let paged: Paged<Order> = match paging::fetch(
         client,

@@ -78,12 +78,7 @@ fn run(
     }
     filters::push_statuses(&mut arguments, &mut filters, &catalog::REFUND_STATUSES)?;
     filters::push_window(&mut arguments, &mut filters, &filters::CREATED, now)?;
-    let page_request = PageRequest::from_arguments(
-        CURSOR_KIND,
-        arguments.opt_string("cursor")?.as_deref(),
-        arguments.opt_u32("limit")?,
-        arguments.opt_u32("maxItems")?,
-    )?;
+    let page_request = PageRequest::read(CURSOR_KIND, &mut arguments)?;
 
     let paged: Paged<RefundTransaction> = match paging::fetch(
         client,

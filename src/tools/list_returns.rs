@@ -98,12 +98,7 @@ fn run(
     filters::push_window(&mut arguments, &mut filters, &filters::CREATED, now)?;
     filters::push_window(&mut arguments, &mut filters, &filters::UPDATED, now)?;
     let sort = filters::sort(&mut arguments, &filters::SORT_KEYS)?;
-    let page_request = PageRequest::from_arguments(
-        CURSOR_KIND,
-        arguments.opt_string("cursor")?.as_deref(),
-        arguments.opt_u32("limit")?,
-        arguments.opt_u32("maxItems")?,
-    )?;
+    let page_request = PageRequest::read(CURSOR_KIND, &mut arguments)?;
 
     let paged: Paged<Return> = match paging::fetch(
         client,

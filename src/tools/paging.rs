@@ -41,6 +41,19 @@ impl PageRequest {
             max_items,
         })
     }
+
+    /// A list tool's `cursor`, `limit` and `maxItems`, taken from its arguments and checked.
+    pub fn read(
+        cursor_kind: &'static str,
+        arguments: &mut args::Object<'_>,
+    ) -> Result<Self, CallError> {
+        PageRequest::from_arguments(
+            cursor_kind,
+            arguments.opt_string("cursor")?.as_deref(),
+            arguments.opt_u32("limit")?,
+            arguments.opt_u32("maxItems")?,
+        )
+    }
 }
 
 impl PageRequest {
