@@ -122,6 +122,27 @@ async fn an_infinite_loop_is_stopped_by_the_deadline_or_fuel_and_the_next_call_w
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_call_finds_what_an_earlier_call_left_in_its_reused_memory() {
+    // The pool hands a finished call's memory to the next call, reset in place (C2): the data
+    // segment to the component's image, everything else to zero.
+    let session = rogue(short_runtime()).await;
+    for round in 0..4 {
+        let lines = lines(&session, "residue", &NoHuman).await;
+        assert_eq!(
+            lines,
+            ["data word 7; zeroed memory clean; heap clean"],
+            "call {round}"
+        );
+    }
+    let (first, second) = tokio::join!(
+        lines(&session, "residue", &NoHuman),
+        lines(&session, "residue", &NoHuman)
+    );
+    assert_eq!(first, second);
+    assert_eq!(first, ["data word 7; zeroed memory clean; heap clean"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_past_the_concurrency_limit_wait_within_their_deadline_then_are_refused_unrun() {
     const DEADLINE: Duration = Duration::from_millis(600);
     let runtime = Runtime::new(Limits {
